@@ -1,0 +1,34 @@
+"""Record headers: what an operator needs to read a record with stock console tools."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+EVENT_ID = "event-id"
+EVENT_TYPE = "event-type"
+TENANT = "tenant"
+CONTENT_TYPE = "content-type"
+FINGERPRINT = "schema-fingerprint"
+SIGNER = "signer"
+SIGNATURE = "signature"
+REPLAY_ID = "replay-id"
+
+Headers = list[tuple[str, str | bytes | None]]
+
+
+def to_list(values: Mapping[str, str | bytes]) -> Headers:
+    return [(k, v.encode() if isinstance(v, str) else v) for k, v in values.items()]
+
+
+def from_message(headers: Iterable[tuple[str, bytes | None]] | None) -> dict[str, bytes]:
+    return to_dict(headers)
+
+
+def to_dict(headers: Iterable[tuple[str, bytes | None]] | None) -> dict[str, bytes]:
+    """Last value wins, as Kafka's own header lookup does; absent headers give an empty dict."""
+    return {k: (v or b"") for k, v in (headers or [])}
+
+
+def text(headers: Mapping[str, bytes], name: str) -> str | None:
+    value = headers.get(name)
+    return value.decode("utf-8", errors="replace") if value is not None else None

@@ -1,0 +1,1 @@
+"""The one small Kafka layer: client configuration, error translation, admin, producers, views."""

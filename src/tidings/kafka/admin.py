@@ -1,0 +1,130 @@
+"""Topic provisioning: create what is missing, correct configuration drift, report both."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from confluent_kafka.admin import (
+    AdminClient,
+    AlterConfigOpType,
+    ConfigEntry,
+    ConfigResource,
+    NewPartitions,
+    NewTopic,
+    TopicMetadata,
+)
+
+from tidings.kafka.config import common_config
+from tidings.settings import Settings
+from tidings.topics import Topics, TopicSpec
+
+
+@dataclass
+class EnsureReport:
+    created: list[str] = field(default_factory=list)
+    reconfigured: dict[str, dict[str, tuple[str | None, str]]] = field(default_factory=dict)
+    repartitioned: dict[str, tuple[int, int]] = field(default_factory=dict)
+    unchanged: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.created or self.reconfigured or self.repartitioned)
+
+
+def admin_client(settings: Settings) -> AdminClient:
+    return AdminClient(common_config(settings, "admin"))
+
+
+def ensure_topics(settings: Settings, timeout_s: float = 30.0) -> EnsureReport:
+    """Idempotent: a second run against the same cluster changes nothing and reports so."""
+    admin = admin_client(settings)
+    specs = Topics(settings).all()
+    existing = admin.list_topics(timeout=timeout_s).topics
+    report = EnsureReport()
+    missing = [s for s in specs if s.name not in existing]
+    if missing:
+        futures = admin.create_topics(
+            [
+                NewTopic(
+                    s.name,
+                    num_partitions=s.partitions,
+                    replication_factor=settings.topics.replication_factor,
+                    config=s.config,
+                )
+                for s in missing
+            ],
+            operation_timeout=timeout_s,
+        )
+        for name, future in futures.items():
+            future.result()
+            report.created.append(name)
+    present = [s for s in specs if s.name in existing]
+    _correct_partitions(admin, present, existing, report, timeout_s)
+    _correct_configs(admin, present, report, timeout_s)
+    return report
+
+
+def _correct_partitions(
+    admin: AdminClient,
+    specs: list[TopicSpec],
+    existing: Mapping[str, TopicMetadata],
+    report: EnsureReport,
+    timeout_s: float,
+) -> None:
+    # Partitions can only grow; growing the events topic would move tenants between
+    # partitions, so only an explicit higher setting does it.
+    grow = []
+    for spec in specs:
+        current = len(existing[spec.name].partitions)
+        if current < spec.partitions:
+            grow.append(NewPartitions(spec.name, spec.partitions))
+            report.repartitioned[spec.name] = (current, spec.partitions)
+    if grow:
+        for future in admin.create_partitions(grow, operation_timeout=timeout_s).values():
+            future.result()
+
+
+def _correct_configs(
+    admin: AdminClient, specs: list[TopicSpec], report: EnsureReport, timeout_s: float
+) -> None:
+    if not specs:
+        return
+    resources = [ConfigResource(ConfigResource.Type.TOPIC, s.name) for s in specs]
+    described = admin.describe_configs(resources, request_timeout=timeout_s)
+    for spec, resource in zip(specs, resources, strict=True):
+        current = described[resource].result()
+        drift = {
+            key: (current[key].value if key in current else None, want)
+            for key, want in spec.config.items()
+            if key not in current or current[key].value != want
+        }
+        if not drift:
+            report.unchanged.append(spec.name)
+            continue
+        entries = [
+            ConfigEntry(key, want, incremental_operation=AlterConfigOpType.SET)
+            for key, (_, want) in drift.items()
+        ]
+        alter = ConfigResource(ConfigResource.Type.TOPIC, spec.name, incremental_configs=entries)
+        for future in admin.incremental_alter_configs([alter]).values():
+            future.result()
+        report.reconfigured[spec.name] = drift
+
+
+def describe_topics(settings: Settings, timeout_s: float = 30.0) -> dict[str, dict[str, object]]:
+    """Partitions and effective configuration of every project topic that exists."""
+    admin = admin_client(settings)
+    specs = Topics(settings).all()
+    existing = admin.list_topics(timeout=timeout_s).topics
+    present = [s for s in specs if s.name in existing]
+    resources = [ConfigResource(ConfigResource.Type.TOPIC, s.name) for s in present]
+    described = admin.describe_configs(resources, request_timeout=timeout_s) if resources else {}
+    out: dict[str, dict[str, object]] = {}
+    for spec, resource in zip(present, resources, strict=True):
+        config = described[resource].result()
+        out[spec.name] = {
+            "partitions": len(existing[spec.name].partitions),
+            "config": {key: config[key].value for key in spec.config if key in config},
+        }
+    return out

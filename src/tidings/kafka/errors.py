@@ -1,0 +1,47 @@
+"""librdkafka error codes translated in one place."""
+
+from __future__ import annotations
+
+from confluent_kafka import KafkaError, KafkaException
+
+from tidings.errors import TidingsError, Unavailable
+
+# Codes after which the write's outcome is unknown or the cluster is briefly unable to take it.
+_UNAVAILABLE = {
+    KafkaError._MSG_TIMED_OUT,
+    KafkaError._TIMED_OUT,
+    KafkaError._TRANSPORT,
+    KafkaError._ALL_BROKERS_DOWN,
+    KafkaError._QUEUE_FULL,
+    KafkaError.NOT_ENOUGH_REPLICAS,
+    KafkaError.NOT_ENOUGH_REPLICAS_AFTER_APPEND,
+    KafkaError.LEADER_NOT_AVAILABLE,
+    KafkaError.NOT_LEADER_FOR_PARTITION,
+    KafkaError.REQUEST_TIMED_OUT,
+    KafkaError.NETWORK_EXCEPTION,
+    KafkaError.COORDINATOR_NOT_AVAILABLE,
+    KafkaError.NOT_COORDINATOR,
+    KafkaError._TIMED_OUT_QUEUE,
+}
+
+
+class KafkaFailure(TidingsError):
+    """A broker error that is not plainly 'unavailable'; internal, shown to clients as 500."""
+
+    code, status, title = "internal_error", 500, "Internal error"
+
+    def __init__(self, detail: str, *, retriable: bool, fatal: bool = False) -> None:
+        super().__init__(detail)
+        self.retriable = retriable
+        self.fatal = fatal
+
+
+def translate_kafka_error(error: KafkaError | KafkaException | BaseException) -> TidingsError:
+    """Map a librdkafka error to our hierarchy; the original text stays in logs, not responses."""
+    if isinstance(error, KafkaException) and error.args and isinstance(error.args[0], KafkaError):
+        error = error.args[0]
+    if not isinstance(error, KafkaError):
+        return KafkaFailure(type(error).__name__, retriable=False)
+    if error.code() in _UNAVAILABLE or error.retriable():
+        return Unavailable("the event store did not confirm the write in time")
+    return KafkaFailure(error.name(), retriable=error.retriable(), fatal=error.fatal())

@@ -1,0 +1,103 @@
+"""Producers: a blocking one for tools and an asyncio bridge for services.
+
+The asyncio bridge follows karapace's AsyncKafkaProducer: librdkafka delivery callbacks run
+on our poll thread, and the only way back into the event loop is ``call_soon_threadsafe``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import Any
+
+from confluent_kafka import KafkaError, Message, Producer
+
+from tidings.errors import Unavailable
+from tidings.headers import Headers
+from tidings.kafka.config import assert_durable, producer_config
+from tidings.kafka.errors import translate_kafka_error
+from tidings.settings import Settings
+
+
+def durable_producer(settings: Settings, client_suffix: str, **overrides: Any) -> Producer:
+    """A producer that is idempotent with acks=all, checked before it is built."""
+    conf = {**producer_config(settings, client_suffix), **overrides}
+    assert_durable(conf)
+    return Producer(conf)
+
+
+def produce_sync(
+    producer: Producer,
+    topic: str,
+    key: bytes | None,
+    value: bytes | None,
+    headers: Headers | None = None,
+    timeout_s: float = 30.0,
+) -> Message:
+    """Produce one record and wait for its acknowledgement (tools and tests, not hot paths)."""
+    result: list[tuple[KafkaError | None, Message]] = []
+    producer.produce(
+        topic,
+        key=key,
+        value=value,
+        headers=headers,
+        on_delivery=lambda err, msg: result.append((err, msg)),
+    )
+    producer.flush(timeout_s)
+    if not result:
+        raise Unavailable("no acknowledgement in time")
+    err, msg = result[0]
+    if err is not None:
+        raise translate_kafka_error(err)
+    return msg
+
+
+class AsyncProducer:
+    """``await produce(...)`` resolves once the broker acknowledged (acks=all) or failed."""
+
+    def __init__(self, settings: Settings, client_suffix: str, **overrides: Any) -> None:
+        self._producer = durable_producer(settings, client_suffix, **overrides)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._poll, name=f"poll-{client_suffix}", daemon=True
+        )
+        self._thread.start()
+
+    def _poll(self) -> None:
+        while not self._stop.is_set():
+            self._producer.poll(0.05)
+
+    async def produce(
+        self, topic: str, key: bytes | None, value: bytes | None, headers: Headers | None = None
+    ) -> Message:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Message] = loop.create_future()
+
+        def on_delivery(err: KafkaError | None, msg: Message) -> None:
+            # librdkafka thread: hand the result to the loop, never touch the future here.
+            loop.call_soon_threadsafe(_settle, future, err, msg)
+
+        try:
+            self._producer.produce(
+                topic, key=key, value=value, headers=headers, on_delivery=on_delivery
+            )
+        except BufferError as exc:  # local queue full: backpressure, not memory growth
+            raise Unavailable("too many writes in flight") from exc
+        return await future
+
+    def flush(self, timeout_s: float = 10.0) -> int:
+        return int(self._producer.flush(timeout_s))
+
+    def close(self, timeout_s: float = 10.0) -> None:
+        self.flush(timeout_s)
+        self._stop.set()
+        self._thread.join(timeout=2)
+
+
+def _settle(future: asyncio.Future[Message], err: KafkaError | None, msg: Message) -> None:
+    if future.done():
+        return
+    if err is not None:
+        future.set_exception(translate_kafka_error(err))
+    else:
+        future.set_result(msg)

@@ -1,0 +1,94 @@
+"""Settings from the environment, one prefix (``TIDINGS_``), nested with ``__``.
+
+Two names follow the outside contract instead of the prefix: ``KAFKA_BOOTSTRAP_SERVERS``
+and ``TIDINGS_TOPIC_PREFIX``. Every field is listed in the README's configuration table.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, BaseModel, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class KafkaSettings(BaseModel):
+    bootstrap_servers: str = "127.0.0.1:9092"
+    client_id: str = "tidings"
+    request_timeout_ms: int = 10_000
+    # A produce that has not been acknowledged by then is answered 503 (outcome unknown).
+    delivery_timeout_ms: int = 15_000
+    linger_ms: int = 2
+    queue_buffering_max_kbytes: int = 65_536
+    queue_buffering_max_messages: int = 100_000
+    transaction_timeout_ms: int = 15_000
+    session_timeout_ms: int = 10_000
+
+
+class TopicSettings(BaseModel):
+    events_partitions: int = 12
+    other_partitions: int = 12
+    replication_factor: int = 1
+    min_insync_replicas: int = 1
+    events_retention_ms: int = -1
+    deliveries_retention_ms: int = 7 * 24 * 3600 * 1000
+    idempotency_window_ms: int = 24 * 3600 * 1000
+
+
+class LimitSettings(BaseModel):
+    max_body_bytes: int = 256 * 1024
+    max_payload_bytes: int = 64 * 1024
+    max_recipients_listed: int = 1_000
+    max_rule_depth: int = 6
+    max_rule_nodes: int = 64
+    max_rules: int = 16
+    max_json_depth: int = 32
+
+
+class IngestSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = 8080
+    instance_id: str = "ingest-0"
+    signing_key: SecretStr | None = None
+    rate_per_second: float = 50.0
+    burst: int = 100
+    produce_timeout_s: float = 10.0
+    max_pending: int = 10_000
+    retry_after_s: int = 2
+
+
+class ProcessingSettings(BaseModel):
+    chunk_size: int = 500
+    retry_attempts: int = 5
+    retry_base_ms: int = 500
+    retry_cap_ms: int = 30_000
+    channel_policy: dict[str, list[str]] = Field(default_factory=lambda: {"*": ["in_app", "email"]})
+    channels: list[str] = Field(default_factory=lambda: ["email", "sms", "push", "in_app"])
+    metrics_port: int = 0
+    commit_interval_ms: int = 100
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="TIDINGS_", env_nested_delimiter="__", extra="ignore", populate_by_name=True
+    )
+
+    bootstrap_servers: str = Field(
+        default="127.0.0.1:9092",
+        validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS", "TIDINGS_BOOTSTRAP_SERVERS"),
+    )
+    topic_prefix: str = "tidings."
+    schemas_dir: Path | None = None
+    log_level: str = "INFO"
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    topics: TopicSettings = Field(default_factory=TopicSettings)
+    limits: LimitSettings = Field(default_factory=LimitSettings)
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
+    processing: ProcessingSettings = Field(default_factory=ProcessingSettings)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Settings read once per process; tests build ``Settings(...)`` directly instead."""
+    return Settings()
