@@ -1,0 +1,166 @@
+"""The tenant directory: users with roles, groups, attributes, channel addresses and preferences.
+
+The compacted directory topic (key ``tenant/user id``) is the source; every service that needs
+it materializes it into a ``Directory``. Lookups never cross tenants: every index is per tenant.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:@+-]{0,127}$"
+
+
+class DirectoryLine(BaseModel):
+    """One line of a directory JSON Lines file (README: directory files)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    tenant: str = Field(pattern=ID_PATTERN)
+    id: str = Field(pattern=ID_PATTERN)
+    active: bool = True
+    roles: list[str] = Field(default_factory=list)
+    groups: list[str] = Field(default_factory=list)
+    attributes: dict[str, str] = Field(default_factory=dict)
+    channels: dict[str, str] = Field(default_factory=dict)
+    muted: list[str] = Field(default_factory=list)
+
+
+def _interned(values: list[str]) -> tuple[str, ...]:
+    # A million users share a few hundred role/group/attribute names: intern them once.
+    return tuple(sys.intern(v) for v in values)
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    tenant: str
+    id: str
+    active: bool
+    roles: tuple[str, ...]
+    groups: tuple[str, ...]
+    attributes: Mapping[str, str]
+    channels: Mapping[str, str]
+    muted: frozenset[str]
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> User:
+        return cls(
+            tenant=sys.intern(record["tenant"]),
+            id=record["id"],
+            active=bool(record.get("active", True)),
+            roles=_interned(list(record.get("roles", []))),
+            groups=_interned(list(record.get("groups", []))),
+            attributes={sys.intern(k): v for k, v in record.get("attributes", {}).items()},
+            channels={sys.intern(k): v for k, v in record.get("channels", {}).items()},
+            muted=frozenset(_interned(list(record.get("muted", [])))),
+        )
+
+    @classmethod
+    def from_line(cls, line: DirectoryLine) -> User:
+        return cls.from_record(line.model_dump())
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "tenant": self.tenant,
+            "id": self.id,
+            "active": self.active,
+            "roles": list(self.roles),
+            "groups": list(self.groups),
+            "attributes": dict(self.attributes),
+            "channels": dict(self.channels),
+            "muted": sorted(self.muted),
+        }
+
+
+class _Tenant:
+    __slots__ = ("groups", "roles", "users")
+
+    def __init__(self) -> None:
+        self.users: dict[str, User] = {}
+        self.roles: dict[str, set[str]] = {}
+        self.groups: dict[str, set[str]] = {}
+
+
+class Directory:
+    """In-memory, per-tenant index. Written by one view thread, read by many; a lock guards
+    writers against readers that take snapshots (iterating a dict that grows would raise)."""
+
+    def __init__(self) -> None:
+        self._tenants: dict[str, _Tenant] = {}
+        self._lock = threading.RLock()
+        self.version = 0  # records applied: which directory state a resolution saw
+
+    def put(self, user: User) -> None:
+        with self._lock:
+            tenant = self._tenants.setdefault(user.tenant, _Tenant())
+            old = tenant.users.get(user.id)
+            if old is not None:
+                self._unindex(tenant, old)
+            tenant.users[user.id] = user
+            for role in user.roles:
+                tenant.roles.setdefault(role, set()).add(user.id)
+            for group in user.groups:
+                tenant.groups.setdefault(group, set()).add(user.id)
+            self.version += 1
+
+    def delete(self, tenant_id: str, user_id: str) -> None:
+        with self._lock:
+            tenant = self._tenants.get(tenant_id)
+            old = tenant.users.pop(user_id, None) if tenant else None
+            if tenant is not None and old is not None:
+                self._unindex(tenant, old)
+            self.version += 1
+
+    @staticmethod
+    def _unindex(tenant: _Tenant, user: User) -> None:
+        for index, names in ((tenant.roles, user.roles), (tenant.groups, user.groups)):
+            for name in names:
+                members = index.get(name)
+                if members is not None:
+                    members.discard(user.id)
+                    if not members:
+                        del index[name]
+
+    def get(self, tenant: str, user_id: str) -> User | None:
+        t = self._tenants.get(tenant)
+        return t.users.get(user_id) if t else None
+
+    def has_role(self, tenant: str, role: str) -> bool:
+        t = self._tenants.get(tenant)
+        return bool(t and role in t.roles)
+
+    def has_group(self, tenant: str, group: str) -> bool:
+        t = self._tenants.get(tenant)
+        return bool(t and group in t.groups)
+
+    def role_members(self, tenant: str, role: str) -> list[str]:
+        with self._lock:
+            t = self._tenants.get(tenant)
+            return sorted(t.roles.get(role, ())) if t else []
+
+    def group_members(self, tenant: str, group: str) -> list[str]:
+        with self._lock:
+            t = self._tenants.get(tenant)
+            return sorted(t.groups.get(group, ())) if t else []
+
+    def users(self, tenant: str) -> Iterator[User]:
+        """A snapshot of one tenant's users, safe to iterate while the view keeps applying."""
+        with self._lock:
+            t = self._tenants.get(tenant)
+            snapshot = list(t.users.values()) if t else []
+        return iter(snapshot)
+
+    def count(self, tenant: str | None = None) -> int:
+        if tenant is not None:
+            t = self._tenants.get(tenant)
+            return len(t.users) if t else 0
+        return sum(len(t.users) for t in self._tenants.values())
+
+    def tenants(self) -> list[str]:
+        return sorted(self._tenants)

@@ -1,0 +1,219 @@
+"""The notification request, its validation, and the immutable event envelope built from it.
+
+One module serves both entry points (HTTP ingest and the direct producer library), so the
+same input gets the same answer on either path (DESIGN §2.8).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import orjson
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+
+from tidings import headers as h
+from tidings.codec import CONTENT_TYPE_BINARY, Codec
+from tidings.directory import Directory
+from tidings.errors import (
+    FieldError,
+    InvalidRecipients,
+    PayloadTooLarge,
+    ValidationFailed,
+)
+from tidings.payload_schemas import PayloadSchemas
+from tidings.rules import RuleLimits, canonical, parse_rules
+from tidings.settings import LimitSettings
+from tidings.signing import Signer
+from tidings.state import now_ms
+
+# Fixed namespace: the same tenant and Idempotency-Key give the same event id on every replica,
+# library and restart, so a duplicate that reaches the log is dropped by event id downstream.
+EVENT_NAMESPACE = uuid.UUID("6f1d3c1e-9a57-4b8e-8f53-1d0a4f7c2b90")
+TYPE_PATTERN = r"^[a-z][a-z0-9_-]*(\.[a-z0-9_-]+)*$"
+
+Name = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+
+
+class RecipientsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    users: list[Name] = Field(default_factory=list)
+    roles: list[Name] = Field(default_factory=list)
+    groups: list[Name] = Field(default_factory=list)
+    rules: list[Any] = Field(default_factory=list)
+
+
+class SourceIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    reference: Annotated[str, StringConstraints(max_length=256)] | None = None
+
+
+class NotificationRequest(BaseModel):
+    """The body of ``POST /api/v1/notifications``. There is no tenant field: the tenant comes
+    from the credential, and an unknown field is refused rather than ignored."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    type: Annotated[str, StringConstraints(max_length=128, pattern=TYPE_PATTERN)]
+    recipients: RecipientsIn
+    payload: dict[str, Any]
+    version: Annotated[int, Field(ge=1, le=100_000)] | None = None
+    source: SourceIn | None = None
+
+
+def field_errors(exc: ValidationError) -> list[FieldError]:
+    """pydantic's errors as stable ``path``/``message`` pairs (no input values echoed)."""
+    out = []
+    for error in exc.errors(include_url=False, include_input=False):
+        path = ""
+        for part in error["loc"]:
+            path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+        out.append(FieldError(path or "body", error["msg"]))
+    return out
+
+
+def parse_request(data: Mapping[str, Any]) -> NotificationRequest:
+    try:
+        return NotificationRequest.model_validate(data)
+    except ValidationError as exc:
+        raise ValidationFailed(
+            "the request does not match its schema", errors=field_errors(exc)
+        ) from None
+
+
+def canonical_json(value: object) -> bytes:
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+
+
+def request_fingerprint(request: NotificationRequest) -> str:
+    """What 'the same request' means for an Idempotency-Key: the canonical body."""
+    return hashlib.sha256(canonical_json(request.model_dump(mode="json"))).hexdigest()
+
+
+def event_id_for(tenant: str, idempotency_key: str | None) -> str:
+    if idempotency_key is None:
+        return str(uuid.uuid4())
+    return str(uuid.uuid5(EVENT_NAMESPACE, f"{tenant}\n{idempotency_key}"))
+
+
+@dataclass(frozen=True)
+class ValidatedRequest:
+    request: NotificationRequest
+    version: int
+    payload_json: str
+    rules: list[str]
+
+
+def validate_request(
+    request: NotificationRequest,
+    tenant: str,
+    schemas: PayloadSchemas,
+    limits: LimitSettings,
+    directory: Directory | None = None,
+) -> ValidatedRequest:
+    """Size, schema and recipient checks, in a fixed order. ``directory`` is None only on the
+    direct producer path, which checks scope syntax and leaves existence to the resolver."""
+    payload_json = canonical_json(request.payload)
+    if len(payload_json) > limits.max_payload_bytes:
+        raise PayloadTooLarge(f"payload exceeds {limits.max_payload_bytes} bytes")
+    schema = schemas.validate(request.type, request.version, request.payload)
+    rules = _check_recipients(request.recipients, tenant, limits, directory)
+    return ValidatedRequest(request, schema.version, payload_json.decode(), rules)
+
+
+def _check_recipients(
+    scope: RecipientsIn, tenant: str, limits: LimitSettings, directory: Directory | None
+) -> list[str]:
+    if not (scope.users or scope.roles or scope.groups or scope.rules):
+        raise InvalidRecipients(
+            "no recipients",
+            errors=[FieldError("recipients", "give at least one of users, roles, groups, rules")],
+        )
+    listed = len(scope.users) + len(scope.roles) + len(scope.groups)
+    if listed > limits.max_recipients_listed:
+        raise InvalidRecipients(
+            "too many recipients listed",
+            errors=[FieldError("recipients", f"at most {limits.max_recipients_listed} listed")],
+        )
+    parse_rules(
+        scope.rules,
+        RuleLimits(limits.max_rule_depth, limits.max_rule_nodes, limits.max_rules),
+    )
+    if directory is not None:
+        # Lookups are per tenant, so a user of another tenant is exactly an unknown user.
+        errors = [
+            FieldError(f"recipients.users[{i}]", "unknown user")
+            for i, name in enumerate(scope.users)
+            if directory.get(tenant, name) is None
+        ]
+        errors += [
+            FieldError(f"recipients.roles[{i}]", "unknown role")
+            for i, name in enumerate(scope.roles)
+            if not directory.has_role(tenant, name)
+        ]
+        errors += [
+            FieldError(f"recipients.groups[{i}]", "unknown group")
+            for i, name in enumerate(scope.groups)
+            if not directory.has_group(tenant, name)
+        ]
+        if errors:
+            raise InvalidRecipients("recipients not found in this tenant", errors=errors)
+    return [canonical(rule) for rule in scope.rules]
+
+
+def build_envelope(
+    validated: ValidatedRequest,
+    *,
+    tenant: str,
+    client_id: str,
+    idempotency_key: str | None,
+    event_id: str | None = None,
+    accepted_at: int | None = None,
+) -> dict[str, Any]:
+    """The immutable event. Tenant and source client come from the credential, never the body."""
+    request = validated.request
+    return {
+        "event_id": event_id or event_id_for(tenant, idempotency_key),
+        "tenant": tenant,
+        "type": request.type,
+        "version": validated.version,
+        "recipients": {
+            "users": list(dict.fromkeys(request.recipients.users)),
+            "roles": list(dict.fromkeys(request.recipients.roles)),
+            "groups": list(dict.fromkeys(request.recipients.groups)),
+            "rules": validated.rules,
+        },
+        "payload": validated.payload_json,
+        "source": {
+            "client_id": client_id,
+            "reference": request.source.reference if request.source else None,
+        },
+        "idempotency_key": idempotency_key,
+        "accepted_at": accepted_at if accepted_at is not None else now_ms(),
+        "replay_id": None,
+    }
+
+
+def encode_event(
+    codec: Codec, envelope: Mapping[str, Any], signer: Signer
+) -> tuple[bytes, h.Headers]:
+    """Binary value plus the headers an operator reads with console tools, and the proof of
+    origin: a signature over exactly the bytes written."""
+    value = codec.encode("event", envelope)
+    headers = h.to_list(
+        {
+            h.EVENT_ID: envelope["event_id"],
+            h.EVENT_TYPE: envelope["type"],
+            h.TENANT: envelope["tenant"],
+            h.CONTENT_TYPE: CONTENT_TYPE_BINARY,
+            h.FINGERPRINT: codec.schema("event").fingerprint.hex(),
+            h.SIGNER: signer.client_id,
+            h.SIGNATURE: signer.sign(value),
+        }
+    )
+    return value, headers
