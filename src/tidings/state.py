@@ -25,13 +25,20 @@ class Stage(StrEnum):
 
 
 TERMINAL = frozenset({Stage.DISPATCHED, Stage.FAILED, Stage.REJECTED})
-_MAX_ATTEMPTS = 10_000
+MAX_ATTEMPTS = 10_000
+MAX_CHUNKS = 100_000_000
+_RESOLVED_BASE = 200_000
+_DISPATCHED = 500_000_000
+_ENDED = 600_000_000
 
 
-def state_seq(stage: Stage, attempt: int = 0) -> int:
-    """Total order of one event's states: accepted < resolving(n) < retrying(n) <
-    resolving(n+1) < ... < resolved < dispatched, and failed/rejected above everything."""
-    attempt = max(0, min(attempt, _MAX_ATTEMPTS))
+def state_seq(stage: Stage, attempt: int = 0, chunks_done: int = 0) -> int:
+    """Total order of one event's states (fits Avro int):
+
+    accepted < resolving(1) < retrying(1) < resolving(2) < ... < resolved(0 chunks fanned out)
+    < resolved(1 chunk) < ... < dispatched, and failed/rejected above everything.
+    ``chunks_done`` lets fan-out record progress per chunk without ever moving backwards."""
+    attempt = max(0, min(attempt, MAX_ATTEMPTS))
     match stage:
         case Stage.ACCEPTED:
             return 0
@@ -40,11 +47,11 @@ def state_seq(stage: Stage, attempt: int = 0) -> int:
         case Stage.RETRYING:
             return 10 * attempt + 5
         case Stage.RESOLVED:
-            return 10 * (_MAX_ATTEMPTS + 1)
+            return _RESOLVED_BASE + max(0, min(chunks_done, MAX_CHUNKS))
         case Stage.DISPATCHED:
-            return 10 * (_MAX_ATTEMPTS + 2)
+            return _DISPATCHED
         case Stage.FAILED | Stage.REJECTED:
-            return 10 * (_MAX_ATTEMPTS + 3)
+            return _ENDED
     raise ValueError(stage)
 
 
@@ -58,6 +65,7 @@ def state_record(
     stage: Stage,
     *,
     attempt: int = 0,
+    chunks_done: int = 0,
     type_: str | None = None,
     recipients: int | None = None,
     chunks: int | None = None,
@@ -75,7 +83,7 @@ def state_record(
         "event_id": event_id,
         "tenant": tenant,
         "stage": stage.value,
-        "seq": state_seq(stage, attempt),
+        "seq": state_seq(stage, attempt, chunks_done),
         "at": at if at is not None else now_ms(),
         "type": type_,
         "recipients": recipients,
