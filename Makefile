@@ -1,0 +1,75 @@
+# The one entry point: people and CI run the same targets. `make help` lists them.
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-print-directory
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# Reinstall only when the dependency list changes.
+STAMP := $(VENV)/.installed
+PYTEST := $(BIN)/pytest
+# mypy gets the service packages that exist so far (an empty services/ is not an error).
+MYPY_PATHS = src $(sort $(dir $(wildcard services/*/*/__init__.py)))
+# Brings a broker when KAFKA_BOOTSTRAP_SERVERS is unset, stops it only if it started it.
+WITH_KAFKA := infra/with-kafka.sh
+
+.PHONY: help venv kafka-fetch kafka-up kafka-down topics schemas test test-unit \
+	test-integration test-faults lint format run up down
+
+help: ## list the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-18s %s\n", $$1, $$2}' \
+		$(MAKEFILE_LIST)
+
+venv: $(STAMP) ## create .venv and install tidings with its dev tools (reruns when pyproject.toml changes)
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev]'
+	@touch $@
+
+kafka-fetch: ## fetch the Apache Kafka jars from Maven Central (cached in infra/kafka/lib)
+	infra/kafka.sh fetch
+
+kafka-up: ## start the local single-node KRaft broker on 127.0.0.1:9092
+	infra/kafka.sh start
+
+kafka-down: ## stop every local broker this checkout started
+	infra/kafka.sh stop
+
+topics: venv ## create missing topics and correct configuration drift (tidings topics ensure)
+	$(BIN)/tidings topics ensure
+
+schemas: venv ## register the bundled payload schemas (tidings schemas register --bundled)
+	$(BIN)/tidings schemas register --bundled
+
+test: venv kafka-fetch ## the whole suite against a real broker (what .ci/run runs)
+	$(WITH_KAFKA) $(PYTEST) tests
+
+test-unit: venv ## unit tests only: no broker
+	$(PYTEST) tests/unit
+
+test-integration: venv kafka-fetch ## integration tests against a real broker
+	$(WITH_KAFKA) $(PYTEST) tests/integration
+
+test-faults: venv kafka-fetch ## fault-injection tests (processes killed, brokers stopped)
+	$(WITH_KAFKA) $(PYTEST) -m faults tests
+
+lint: venv ## ruff check, ruff format --check, mypy --strict
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy $(MYPY_PATHS)
+
+format: venv ## apply ruff's fixes and formatting
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+run: venv kafka-fetch ## foreground: broker, topics, schemas, services; Ctrl-C stops everything
+	infra/stack.sh run
+
+up: venv kafka-fetch ## the same in the background; returns when healthy
+	infra/stack.sh up
+
+down: ## stop the services and the broker; returns when no process is left
+	infra/stack.sh down

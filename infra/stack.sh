@@ -1,0 +1,142 @@
+#!/usr/bin/env bash
+# The local stack: broker, topics, schemas, then every service that exists.
+#
+#   infra/stack.sh up     start in the background; return once healthy
+#   infra/stack.sh down   stop services and broker; return once no process is left
+#   infra/stack.sh run    up, print how to use it, tail the logs; Ctrl-C runs down
+#
+# With KAFKA_BOOTSTRAP_SERVERS set the stack uses that cluster and never starts or stops a
+# broker. Pid files and logs live under var/stack/.
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$here/.." && pwd)"
+bin="$root/.venv/bin"
+run_dir="${TIDINGS_VAR_DIR:-$root/var}/stack"
+ingest_url="http://${TIDINGS_INGEST__HOST:-127.0.0.1}:${TIDINGS_INGEST__PORT:-8080}"
+
+# Services in start order: "name console-script python-module". A service starts only once
+# its module exists, so later issues append a line here and nothing else.
+SERVICES=(
+  "ingest tidings-ingest tidings_ingest.__main__"
+  "resolver tidings-resolver tidings_resolver.__main__"
+  "fanout tidings-fanout tidings_fanout.__main__"
+)
+
+# Provisioning after the broker is up, in order; later issues append (demo seed, …).
+PROVISION=(
+  "tidings topics ensure"
+  "tidings schemas register --bundled"
+)
+
+log() { echo "stack: $*" >&2; }
+
+module_exists() {
+  "$bin/python" -c "import importlib.util, sys; sys.exit(importlib.util.find_spec('$1') is None)" \
+    2>/dev/null
+}
+
+alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+
+broker_up() {
+  if [ -n "${KAFKA_BOOTSTRAP_SERVERS:-}" ]; then
+    log "using the broker at $KAFKA_BOOTSTRAP_SERVERS"
+    return
+  fi
+  "$here/kafka.sh" start
+  export KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:9092
+}
+
+start_service() {  # name script module
+  local pidfile="$run_dir/$1.pid" logfile="$run_dir/$1.log"
+  if ! module_exists "$3"; then log "$1: not built yet, skipped"; return; fi
+  if alive "$pidfile"; then log "$1: already running (pid $(cat "$pidfile"))"; return; fi
+  # setsid: its own process group, so down can stop the service and any child it spawns.
+  setsid nohup "$bin/$2" >>"$logfile" 2>&1 </dev/null &
+  echo $! >"$pidfile"
+  log "$1: started (pid $!, log $logfile)"
+}
+
+wait_ingest_ready() {
+  alive "$run_dir/ingest.pid" || return 0
+  local deadline=$((SECONDS + ${TIDINGS_STACK_READY_TIMEOUT_S:-90}))
+  while [ $SECONDS -lt $deadline ]; do
+    if curl -fsS -o /dev/null "$ingest_url/readyz"; then log "ingest: ready at $ingest_url"; return 0; fi
+    alive "$run_dir/ingest.pid" || { log "ingest: exited; see $run_dir/ingest.log"; return 1; }
+    sleep 0.5
+  done
+  log "ingest: not ready after ${TIDINGS_STACK_READY_TIMEOUT_S:-90}s; see $run_dir/ingest.log"
+  return 1
+}
+
+up() {
+  mkdir -p "$run_dir"
+  broker_up
+  local step
+  for step in "${PROVISION[@]}"; do
+    log "$step"
+    # shellcheck disable=SC2086  # each step is a command line
+    "$bin/"$step >>"$run_dir/provision.log" 2>&1 || {
+      log "failed: $step; see $run_dir/provision.log"; tail -n 20 "$run_dir/provision.log" >&2; return 1
+    }
+  done
+  local entry
+  for entry in "${SERVICES[@]}"; do
+    # shellcheck disable=SC2086  # entry is "name script module"
+    start_service $entry
+  done
+  wait_ingest_ready
+  log "up"
+}
+
+stop_pidfile() {  # TERM the process group, wait, then KILL; return once it is gone
+  local pidfile="$1" pid
+  [ -f "$pidfile" ] || return 0
+  pid="$(cat "$pidfile")"
+  if kill -0 "$pid" 2>/dev/null; then
+    kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+    kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
+    while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+  fi
+  rm -f "$pidfile"
+}
+
+down() {
+  local i name
+  # Reverse start order: consumers stop before the producer they read from.
+  for ((i = ${#SERVICES[@]} - 1; i >= 0; i--)); do
+    name="${SERVICES[$i]%% *}"
+    stop_pidfile "$run_dir/$name.pid"
+  done
+  if [ -z "${KAFKA_BOOTSTRAP_SERVERS:-}" ]; then "$here/kafka.sh" stop; fi
+  log "down"
+}
+
+usage_hint() {
+  echo
+  echo "Tidings is up. Kafka: ${KAFKA_BOOTSTRAP_SERVERS:-127.0.0.1:9092}"
+  if alive "$run_dir/ingest.pid"; then echo "Ingest: $ingest_url (GET /readyz, POST /api/v1/notifications)"; fi
+  echo "Read records with their headers:"
+  echo "  infra/bin/kafka-console-consumer --bootstrap-server ${KAFKA_BOOTSTRAP_SERVERS:-127.0.0.1:9092} \\"
+  echo "    --topic ${TIDINGS_TOPIC_PREFIX:-tidings.}schemas --from-beginning --property print.headers=true"
+  echo "Logs: $run_dir/*.log — Ctrl-C stops everything."
+}
+
+run() {
+  tail_pid=""
+  trap 'trap - INT TERM EXIT; [ -z "$tail_pid" ] || kill "$tail_pid" 2>/dev/null; echo; down' \
+    INT TERM EXIT
+  up
+  usage_hint
+  touch "$run_dir/provision.log"
+  tail -n 0 -F "$run_dir"/*.log &
+  tail_pid=$!
+  wait "$tail_pid"
+}
+
+case "${1:-}" in
+  up) up ;;
+  down) down ;;
+  run) run ;;
+  *) sed -n '2,10p' "$0"; exit 2 ;;
+esac
