@@ -31,9 +31,12 @@ Record = dict[str, Any]
 
 
 def crc64_fingerprint(parsed_schema: Any) -> bytes:
-    """The 8 fingerprint bytes as the single-object header carries them (little-endian)."""
-    value = int(fingerprint(to_parsing_canonical_form(parsed_schema), "CRC-64-AVRO"), 16)
-    return value.to_bytes(8, "little")
+    """The 8 fingerprint bytes as the single-object header carries them (little-endian).
+
+    fastavro's hex string already lists the bytes in that order (as Apache avro's
+    ``Schema.fingerprint()`` does): ``"null"`` gives ``8a8f25cce724dd63``.
+    """
+    return bytes.fromhex(fingerprint(to_parsing_canonical_form(parsed_schema), "CRC-64-AVRO"))
 
 
 @dataclass(frozen=True)
