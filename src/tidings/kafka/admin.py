@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import (
     AdminClient,
     AlterConfigOpType,
@@ -57,12 +59,36 @@ def ensure_topics(settings: Settings, timeout_s: float = 30.0) -> EnsureReport:
             operation_timeout=timeout_s,
         )
         for name, future in futures.items():
-            future.result()
-            report.created.append(name)
-    present = [s for s in specs if s.name in existing]
+            try:
+                future.result()
+                report.created.append(name)
+            except KafkaException as exc:
+                # Another ensure (a replica starting, an operator) created it first.
+                if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                    raise
+        _wait_visible(admin, [s.name for s in missing], timeout_s)
+        existing = admin.list_topics(timeout=timeout_s).topics
+    present = [s for s in specs if s.name in existing and s.name not in report.created]
     _correct_partitions(admin, present, existing, report, timeout_s)
     _correct_configs(admin, present, report, timeout_s)
     return report
+
+
+def _wait_visible(admin: AdminClient, names: list[str], timeout_s: float) -> None:
+    """Created topics reach the metadata of every broker a moment later; callers produce or
+    describe right away, so return only once each has leaders for all its partitions."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        topics = admin.list_topics(timeout=timeout_s).topics
+        if all(
+            name in topics
+            and topics[name].error is None
+            and topics[name].partitions
+            and all(p.leader >= 0 for p in topics[name].partitions.values())
+            for name in names
+        ):
+            return
+        time.sleep(0.1)
 
 
 def _correct_partitions(
