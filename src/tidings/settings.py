@@ -56,6 +56,10 @@ class IngestSettings(BaseModel):
     produce_timeout_s: float = 10.0
     max_pending: int = 10_000
     retry_after_s: int = 2
+    # Group commit: requests arriving within this window share one Kafka transaction.
+    batch_linger_ms: int = 2
+    batch_max: int = 500
+    shutdown_grace_s: float = 15.0
 
 
 class ProcessingSettings(BaseModel):

@@ -1,0 +1,1 @@
+"""Tidings ingest: the Notification API over HTTP (Starlette on uvicorn)."""

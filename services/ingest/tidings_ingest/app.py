@@ -1,0 +1,67 @@
+"""The Starlette application: routes, problem handlers, and the runtime's life cycle."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from tidings.logs import get_logger
+from tidings.settings import Settings
+from tidings_ingest import routes
+from tidings_ingest.notifications import Notifications
+from tidings_ingest.problems import internal_error, route_problem
+from tidings_ingest.runtime import Runtime
+
+log = get_logger(__name__)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    status = exc.status_code if isinstance(exc, HTTPException) else 500
+    return route_problem(status, uuid.uuid4().hex)
+
+
+async def _server_error(request: Request, exc: Exception) -> Response:
+    request_id = uuid.uuid4().hex
+    log.error("unhandled_error", request_id=request_id, error=repr(exc))
+    return internal_error(request_id)
+
+
+def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
+    """``runtime`` given: the caller owns its life cycle (tests); else the app starts it."""
+    owned = runtime is None
+    rt = runtime or Runtime(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if owned:
+            rt.start()
+        try:
+            yield
+        finally:
+            if owned:  # in-flight requests are done; commit what is queued, then stop
+                await asyncio.to_thread(rt.stop)
+                log.info("ingest_stopped")
+
+    app = Starlette(
+        routes=[
+            Route("/api/v1/notifications", routes.create_notification, methods=["POST"]),
+            Route("/api/v1/notifications/{event_id}", routes.get_notification, methods=["GET"]),
+            Route("/healthz", routes.healthz, methods=["GET"]),
+            Route("/readyz", routes.readyz, methods=["GET"]),
+            Route("/metrics", routes.metrics, methods=["GET"]),
+            Route("/openapi.json", routes.openapi, methods=["GET"]),
+        ],
+        exception_handlers={HTTPException: _http_error, Exception: _server_error},
+        lifespan=lifespan,
+    )
+    app.state.runtime = rt
+    app.state.notifications = Notifications(rt)
+    return app

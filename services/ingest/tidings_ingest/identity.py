@@ -1,0 +1,49 @@
+"""The ingest service's signing identity (briefing decision 2).
+
+Events written by ingest are signed with the service's Ed25519 key; its public key is a
+client record with tenant ``*`` that vouches for the authenticated client in ``source``.
+The client id carries a fingerprint of the public key, so a restart with a freshly generated
+key adds a record instead of overwriting the old one: events signed before the restart (not
+yet resolved, or replayed later) still verify. Set ``TIDINGS_INGEST__SIGNING_KEY`` for a
+stable identity.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+
+from tidings.admin_ops import put_client
+from tidings.clients import SERVICE_TENANT, ApiClient
+from tidings.codec import Codec
+from tidings.settings import Settings
+from tidings.signing import Signer, generate_private_key
+
+# No secret hashes to this value, so the identity can never authenticate over HTTP.
+_NO_SECRET = "none$service-identity"  # noqa: S105 (not a secret: a hash nothing matches)
+
+
+def service_signer(settings: Settings) -> Signer:
+    key = settings.ingest.signing_key
+    private = key.get_secret_value() if key is not None else generate_private_key()
+    public = Signer("", private).public_key
+    fingerprint = hashlib.sha256(public.encode()).hexdigest()[:12]
+    return Signer(f"svc.ingest.{settings.ingest.instance_id}.{fingerprint}", private)
+
+
+def identity_record(signer: Signer) -> ApiClient:
+    return ApiClient(
+        client_id=signer.client_id,
+        tenant=SERVICE_TENANT,
+        secret_hash=_NO_SECRET,
+        scopes=(),
+        public_key=signer.public_key,
+        created_at=int(time.time() * 1000),
+    )
+
+
+def register_identity(settings: Settings, signer: Signer, codec: Codec) -> ApiClient:
+    """Write the public key to the clients topic (blocking; called before ready)."""
+    record = identity_record(signer)
+    put_client(settings, record, codec)
+    return record

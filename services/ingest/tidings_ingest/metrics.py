@@ -1,0 +1,49 @@
+"""Prometheus metrics of one app instance (its own registry, so tests can build several)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "tidings_ingest_requests_total",
+            "HTTP requests by route and status.",
+            ["route", "method", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "tidings_ingest_request_seconds",
+            "HTTP request latency by route.",
+            ["route"],
+            registry=self.registry,
+        )
+        self.produce = Histogram(
+            "tidings_ingest_produce_seconds",
+            "Time from handing records to the publisher until the transaction committed.",
+            buckets=(0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+            registry=self.registry,
+        )
+        self.batch = Histogram(
+            "tidings_ingest_batch_requests",
+            "Requests committed per Kafka transaction (group commit).",
+            buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500),
+            registry=self.registry,
+        )
+        self.accepted = Counter(
+            "tidings_ingest_accepted_events_total",
+            "Events accepted (committed), by tenant.",
+            ["tenant"],
+            registry=self.registry,
+        )
+        self.rejected = Counter(
+            "tidings_ingest_rejected_total",
+            "Requests answered with an error, by error code.",
+            ["code"],
+            registry=self.registry,
+        )
+        self.ready = Gauge(
+            "tidings_ingest_ready", "1 when the service is ready.", registry=self.registry
+        )

@@ -1,0 +1,117 @@
+"""HTTP routes. Every API route goes through ``_api``: request id, readiness, authentication,
+rate limit (headers on every authenticated answer), scope, then the domain call; errors
+become problem responses in one place."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+
+import orjson
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from tidings.clients import SCOPE_READ, SCOPE_WRITE, ApiClient
+from tidings.errors import RateLimited, TidingsError, Unavailable
+from tidings.logs import get_logger
+from tidings_ingest.body import parse_json, read_capped, require_json
+from tidings_ingest.idempotency import parse_key
+from tidings_ingest.notifications import Notifications
+from tidings_ingest.openapi import openapi_document
+from tidings_ingest.problems import internal_error, problem_response
+from tidings_ingest.runtime import Runtime
+
+log = get_logger(__name__)
+Inner = Callable[[Request, ApiClient, Runtime], Awaitable[Response]]
+
+
+def _bearer(request: Request) -> str | None:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+async def _api(request: Request, route: str, scope: str, inner: Inner) -> Response:
+    rt: Runtime = request.app.state.runtime
+    request_id = uuid.uuid4().hex
+    started = time.perf_counter()
+    headers: dict[str, str] = {}
+    try:
+        if not rt.ready:
+            raise Unavailable("the service is starting")
+        client = rt.clients.authenticate(_bearer(request))
+        decision = rt.limiter.take(client)
+        headers.update(decision.headers())
+        if not decision.allowed:
+            raise RateLimited("rate limit exceeded", retry_after_s=decision.retry_after_s)
+        client.require_scope(scope)
+        response = await inner(request, client, rt)
+        response.headers.update(headers)
+        response.headers["X-Request-ID"] = request_id
+    except TidingsError as exc:
+        code = exc.code if exc.status < 500 or exc.status == 503 else "internal_error"
+        if code == "internal_error":
+            log.error("internal_error", request_id=request_id, error=repr(exc))
+        rt.metrics.rejected.labels(code).inc()
+        retry = rt.settings.ingest.retry_after_s
+        response = problem_response(exc, request_id, retry_after_s=retry, headers=headers)
+    except Exception:
+        log.exception("internal_error", request_id=request_id, route=route)
+        rt.metrics.rejected.labels("internal_error").inc()
+        response = internal_error(request_id, headers)
+    rt.metrics.requests.labels(route, request.method, str(response.status_code)).inc()
+    rt.metrics.latency.labels(route).observe(time.perf_counter() - started)
+    return response
+
+
+async def _create(request: Request, client: ApiClient, rt: Runtime) -> Response:
+    key = parse_key(request.headers.get("idempotency-key"))
+    require_json(request.headers.get("content-type"))
+    raw = await read_capped(request, rt.settings.limits.max_body_bytes)
+    data = parse_json(raw, rt.settings.limits.max_json_depth)
+    answer = await request.app.state.notifications.create(client, data, key)
+    headers = {"Location": answer.location}
+    if answer.replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return Response(answer.body, answer.status, headers, media_type="application/json")
+
+
+async def _status(request: Request, client: ApiClient, rt: Runtime) -> Response:
+    notifications: Notifications = request.app.state.notifications
+    view = notifications.status(client, request.path_params["event_id"])
+    return Response(orjson.dumps(view), 200, media_type="application/json")
+
+
+async def create_notification(request: Request) -> Response:
+    return await _api(request, "create_notification", SCOPE_WRITE, _create)
+
+
+async def get_notification(request: Request) -> Response:
+    return await _api(request, "get_notification", SCOPE_READ, _status)
+
+
+async def healthz(request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    rt: Runtime = request.app.state.runtime
+    waiting = rt.pending()
+    if not waiting and not await asyncio.to_thread(rt.publisher.broker_answers, 2.0):
+        waiting.append("broker")
+    rt.metrics.ready.set(0 if waiting else 1)
+    if waiting:
+        retry = str(rt.settings.ingest.retry_after_s)
+        return JSONResponse({"status": "unready", "waiting": waiting}, 503, {"Retry-After": retry})
+    return JSONResponse({"status": "ready"})
+
+
+async def metrics(request: Request) -> Response:
+    rt: Runtime = request.app.state.runtime
+    return Response(generate_latest(rt.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+async def openapi(request: Request) -> Response:
+    return JSONResponse(openapi_document(request.app.state.runtime.settings))

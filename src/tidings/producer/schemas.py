@@ -1,0 +1,33 @@
+"""Where a producer's payload schemas come from: the schemas topic, or a given set."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from tidings.codec import Codec
+from tidings.errors import Unavailable
+from tidings.payload_schemas import PayloadSchemas
+from tidings.schema_registry import SchemaRegistry
+from tidings.settings import Settings
+
+SchemaSource = PayloadSchemas | SchemaRegistry | None
+
+
+def schema_lookup(
+    settings: Settings, codec: Codec, source: SchemaSource, timeout_s: float
+) -> tuple[Callable[[], PayloadSchemas], SchemaRegistry | None]:
+    """A getter for the current schemas, and the registry this call started (to stop later).
+
+    With no source the producer follows the schemas topic like the endpoint does, so a version
+    registered while it runs is usable without a restart."""
+    if isinstance(source, PayloadSchemas):
+        return (lambda: source), None
+    started = None
+    if source is None:
+        source = started = SchemaRegistry(settings, codec).start()
+    registry = source
+    if not registry.wait_ready(timeout_s):
+        if started is not None:
+            started.stop()
+        raise Unavailable("the schemas topic could not be read in time")
+    return (lambda: registry.schemas), started
