@@ -16,11 +16,10 @@ from tidings.codec import Codec
 from tidings.errors import TidingsError
 from tidings.kafka.producer import AsyncProducer
 from tidings.producer.acks import Ack
-from tidings.producer.prepare import EventPreparer, PreparedEvent
-from tidings.producer.schemas import SchemaSource, schema_lookup
+from tidings.producer.prepare import PreparedEvent
+from tidings.producer.schemas import SchemaSource, build_preparer
 from tidings.producer.sync import Request
 from tidings.settings import Settings
-from tidings.signing import Signer
 from tidings.topics import Topics
 
 
@@ -40,15 +39,15 @@ class AsyncNotificationProducer:
         ready_timeout_s: float = 30.0,
         **overrides: Any,
     ) -> None:
-        codec = codec or Codec(settings.schemas_dir)
-        lookup, self._registry = schema_lookup(settings, codec, schemas, ready_timeout_s)
-        self.preparer = EventPreparer(
+        self.preparer, self._registry = build_preparer(
+            settings,
             tenant=tenant,
-            signer=Signer(client_id, signing_key),
-            schemas=lookup,
-            limits=settings.limits,
+            client_id=client_id,
+            signing_key=signing_key,
+            schemas=schemas,
+            event_types=event_types,
             codec=codec,
-            event_types=tuple(event_types),
+            ready_timeout_s=ready_timeout_s,
         )
         self.topic = Topics(settings).events.name
         self._producer = AsyncProducer(settings, f"producer-{client_id}", **overrides)

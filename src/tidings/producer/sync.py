@@ -22,10 +22,9 @@ from tidings.errors import Unavailable
 from tidings.kafka.config import assert_durable, producer_config
 from tidings.kafka.errors import translate_kafka_error
 from tidings.producer.acks import Ack
-from tidings.producer.prepare import EventPreparer, PreparedEvent
-from tidings.producer.schemas import SchemaSource, schema_lookup
+from tidings.producer.prepare import PreparedEvent
+from tidings.producer.schemas import SchemaSource, build_preparer
 from tidings.settings import Settings
-from tidings.signing import Signer
 from tidings.topics import Topics
 
 Request = Mapping[str, Any] | NotificationRequest
@@ -48,15 +47,15 @@ class NotificationProducer:
         ready_timeout_s: float = 30.0,
         **overrides: Any,
     ) -> None:
-        codec = codec or Codec(settings.schemas_dir)
-        lookup, self._registry = schema_lookup(settings, codec, schemas, ready_timeout_s)
-        self.preparer = EventPreparer(
+        self.preparer, self._registry = build_preparer(
+            settings,
             tenant=tenant,
-            signer=Signer(client_id, signing_key),
-            schemas=lookup,
-            limits=settings.limits,
+            client_id=client_id,
+            signing_key=signing_key,
+            schemas=schemas,
+            event_types=event_types,
             codec=codec,
-            event_types=tuple(event_types),
+            ready_timeout_s=ready_timeout_s,
         )
         self.topic = Topics(settings).events.name
         conf = {**producer_config(settings, f"producer-{client_id}"), **overrides}
