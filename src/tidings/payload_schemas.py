@@ -54,7 +54,10 @@ class PayloadSchemas:
         self._types.setdefault(schema.type, {})[schema.version] = schema
 
     def remove(self, type_: str, version: int) -> None:
-        self._types.get(type_, {}).pop(version, None)
+        versions = self._types.get(type_, {})
+        versions.pop(version, None)
+        if not versions:  # the last version withdrawn: the type is unknown again
+            self._types.pop(type_, None)
 
     def types(self) -> dict[str, list[int]]:
         return {t: sorted(v) for t, v in sorted(self._types.items())}
