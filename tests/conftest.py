@@ -10,15 +10,14 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
-import uuid
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
 import pytest
-from confluent_kafka.admin import AdminClient
 
+from tests.kafka_support import delete_topics, unique_prefix
 from tidings.kafka.admin import ensure_topics
 from tidings.settings import Settings
 from tidings.topics import Topics
@@ -92,23 +91,11 @@ def kafka_bootstrap() -> Iterator[str]:
     yield from _local_broker()
 
 
-def unique_prefix(name: str) -> str:
-    return f"test.{name}.{uuid.uuid4().hex[:8]}."
-
-
 @pytest.fixture(scope="module")
 def settings(kafka_bootstrap: str, request: pytest.FixtureRequest) -> Settings:
     """Settings of one test module: its own topic prefix, so modules never share a topic."""
     module = request.module.__name__.rsplit(".", 1)[-1]
     return Settings(bootstrap_servers=kafka_bootstrap, topic_prefix=unique_prefix(module))
-
-
-def delete_topics(settings: Settings) -> None:
-    admin = AdminClient({"bootstrap.servers": settings.bootstrap_servers})
-    names = [n for n in admin.list_topics(timeout=10).topics if n.startswith(settings.topic_prefix)]
-    if names:
-        for future in admin.delete_topics(names, operation_timeout=30).values():
-            future.result()
 
 
 @pytest.fixture(scope="module")

@@ -64,6 +64,10 @@ class SchemaRegistry:
     def ready(self) -> bool:
         return self._view.ready
 
+    def wait_applied(self, partition: int, offset: int, timeout_s: float) -> bool:
+        """Read-your-writes for a record produced to the schemas topic by someone else."""
+        return self._view.wait_for(partition, offset, timeout_s)
+
     def stop(self) -> None:
         if self._producer is not None:
             self._producer.flush(5)

@@ -22,9 +22,7 @@ def datum(schema: Any, named: dict[str, Any] | None = None) -> st.SearchStrategy
     if "name" in schema:
         named[schema["name"]] = schema
     if kind == "record":
-        return st.fixed_dictionaries(
-            {f["name"]: datum(f["type"], named) for f in schema["fields"]}
-        )
+        return st.fixed_dictionaries({f["name"]: datum(f["type"], named) for f in schema["fields"]})
     if kind == "enum":
         return st.sampled_from(schema["symbols"])
     if kind == "array":

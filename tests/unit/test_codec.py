@@ -10,10 +10,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.unit.avro_strategies import datum
 from tidings.codec import CONTENT_TYPE_JSON, MAGIC, Codec, crc64_fingerprint, parse
 from tidings.errors import CodecError, CorruptRecord, RecordMismatch, UnknownFingerprint
-
-from .avro_strategies import datum
 
 CODEC = Codec()
 NAMES = CODEC.names()

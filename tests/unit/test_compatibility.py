@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
+from tests.unit.schema_fixtures import INCOMPATIBLE, V1, V2
 from tidings.compatibility import Compatibility, incompatibilities
-
-from .schema_fixtures import INCOMPATIBLE, V1, V2
 
 
 def test_v2_is_backward_compatible_with_v1() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.unit.schema_fixtures import INCOMPATIBLE, V1, V2
 from tidings.compatibility import Compatibility
 from tidings.errors import (
     SchemaIncompatible,
@@ -12,8 +13,6 @@ from tidings.errors import (
     UnknownSchemaVersion,
 )
 from tidings.payload_schemas import PayloadSchema, PayloadSchemas, bundled_payload_schemas
-
-from .schema_fixtures import INCOMPATIBLE, V1, V2
 
 TYPE = "content.approved"
 
@@ -54,7 +53,9 @@ def test_a_missing_required_field_is_reported_under_payload(schemas: PayloadSche
 def test_an_unknown_field_is_reported_not_dropped(schemas: PayloadSchemas) -> None:
     with pytest.raises(SchemaValidationFailed) as raised:
         schemas.validate(TYPE, 1, {"content_id": "c-1", "extra": 1})
-    assert [(e.path, e.message) for e in raised.value.errors] == [("payload.extra", "unknown field")]
+    assert [(e.path, e.message) for e in raised.value.errors] == [
+        ("payload.extra", "unknown field")
+    ]
 
 
 def test_a_payload_that_is_not_an_object_is_rejected(schemas: PayloadSchemas) -> None:
@@ -85,3 +86,11 @@ def test_the_identical_schema_passes_the_check_again(schemas: PayloadSchemas) ->
 def test_a_removed_version_no_longer_resolves(schemas: PayloadSchemas) -> None:
     schemas.remove(TYPE, 2)
     assert schemas.resolve(TYPE).version == 1
+
+
+def test_withdrawing_every_version_makes_the_type_unknown(schemas: PayloadSchemas) -> None:
+    schemas.remove(TYPE, 1)
+    schemas.remove(TYPE, 2)
+    assert TYPE not in schemas.types()
+    with pytest.raises(UnknownEventType):
+        schemas.resolve(TYPE)

@@ -8,11 +8,10 @@ from collections.abc import Callable, Iterator
 import pytest
 from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource
 
+from tests.kafka_support import delete_topics, unique_prefix
 from tidings.kafka.admin import describe_topics, ensure_topics
 from tidings.settings import Settings, TopicSettings
 from tidings.topics import Topics
-
-from ...conftest import delete_topics, unique_prefix
 
 COMPACTED = ["state", "directory", "schemas", "clients"]
 
