@@ -90,6 +90,12 @@ class IngestProcess:
             self.proc.send_signal(sig)
         return self.proc.wait(timeout_s)
 
+    def restart(self, **env: str) -> IngestProcess:
+        """Stop (SIGTERM) and start again on the same port: a service restart."""
+        self.stop()
+        self.env.update(env)
+        return self.start()
+
     def client(self, secret: str | None = None) -> httpx.Client:
         headers = {"Authorization": f"Bearer {secret}"} if secret else {}
         return httpx.Client(base_url=self.url, headers=headers, timeout=30)
