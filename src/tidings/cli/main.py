@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from tidings.cli import schemas, topics
+from tidings.cli import events, replay, schemas, state, topics, trace
 
 app = typer.Typer(
     name="tidings",
@@ -14,6 +14,10 @@ app = typer.Typer(
 )
 app.add_typer(topics.app, name="topics")
 app.add_typer(schemas.app, name="schemas")
+app.add_typer(events.app, name="events")
+app.add_typer(trace.app, name="trace")
+app.add_typer(replay.app, name="replay")
+app.add_typer(state.app, name="state")
 
 
 def main() -> None:

@@ -96,8 +96,12 @@ class EventPreparer:
 
 
 def check_idempotency_key(key: str | None) -> None:
-    """The header rules of the endpoint: 1-255 visible ASCII characters."""
+    """The endpoint's rule for a key's value: 1-255 printable ASCII characters."""
     if key is None:
         return
-    if not 0 < len(key) <= MAX_IDEMPOTENCY_KEY or not all(33 <= ord(c) <= 126 for c in key):
-        raise InvalidIdempotencyKey("Idempotency-Key must be 1-255 visible ASCII characters")
+    if not all(0x20 <= ord(c) <= 0x7E for c in key):
+        raise InvalidIdempotencyKey("the Idempotency-Key must be printable ASCII")
+    if not 0 < len(key) <= MAX_IDEMPOTENCY_KEY:
+        raise InvalidIdempotencyKey(
+            f"the Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} characters"
+        )

@@ -79,7 +79,7 @@ def test_a_type_outside_the_clients_allow_list_is_forbidden() -> None:
 
 def test_an_invalid_idempotency_key_is_refused_like_the_header() -> None:
     with pytest.raises(TidingsError) as raised:
-        preparer().prepare(body(), "has space")
+        preparer().prepare(body(), "tab\there")
     assert raised.value.code == "invalid_idempotency_key"
 
 

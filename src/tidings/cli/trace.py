@@ -1,0 +1,37 @@
+"""``tidings trace EVENT_ID``: the event, its states in order, its chunks and deliveries."""
+
+from __future__ import annotations
+
+import typer
+
+from tidings.cli import output
+from tidings.codec import Codec
+from tidings.trace import trace as trace_event
+
+app = typer.Typer(help="Follow one event through every topic.")
+
+EventIdArg = typer.Argument(..., help="The event id (as returned by the API or the library).")
+TenantOption = typer.Option(None, "--tenant", help="Read only this tenant's partitions (faster).")
+
+
+@app.callback(invoke_without_command=True)
+def trace(
+    event_id: str = EventIdArg,
+    tenant: str | None = TenantOption,
+    as_json: bool = output.JsonOption,
+) -> None:
+    """Exit 0 when found, 1 when no such event is on the events topic."""
+    settings = output.settings()
+    with output.errors_as_exit_codes():
+        found = trace_event(settings, Codec(settings.schemas_dir), event_id, tenant)
+    if as_json:
+        output.print_json(found)
+        return
+    rows: list[tuple[object, ...]] = []
+    for section in ("events", "states", "retries", "resolved", "deliveries", "dead_letters"):
+        for rec in found[section]:
+            value = rec["value"] or {}
+            what = value.get("stage") or value.get("channel") or value.get("type") or ""
+            extra = value.get("user_id") or value.get("chunk") or value.get("error_class") or ""
+            rows.append((section, rec["topic"], rec["partition"], rec["offset"], what, extra))
+    output.print_table(f"trace {event_id}", ["kind", "topic", "p", "offset", "what", ""], rows)

@@ -1,0 +1,190 @@
+"""Rebuild processing state from the log: the events topic and what processing wrote.
+
+Per original event (replay copies excluded) the newest provable state is derived from, in
+rising order: the event itself (``accepted``), retry records (``retrying``), resolved chunks
+and their ``resolution`` summary header (``resolved``: recipients, skipped, directory
+offset), delivery requests matched to chunks (fan-out progress, ``dispatched`` when every
+chunk's requests exist) and dead letters (``rejected`` / ``failed``). A derived record is
+written only where it is newer than what the state topic holds, so a rebuild never moves an
+event backwards and running it twice writes nothing the second time.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from tidings import headers as h
+from tidings.batch_write import Out, write_all
+from tidings.codec import Codec
+from tidings.partitioning import tenant_partition
+from tidings.records_json import decode
+from tidings.scan import Selection, scan
+from tidings.settings import Settings
+from tidings.state import Stage, newer, state_record
+from tidings.topics import Topics, state_key
+
+Key = tuple[str, str]
+
+
+@dataclass
+class Evidence:
+    event: dict[str, Any]
+    at: int
+    retries: list[dict[str, Any]] = field(default_factory=list)
+    chunks: dict[int, tuple[dict[str, Any], dict[str, Any], int]] = field(default_factory=dict)
+    delivered: set[tuple[str, str]] = field(default_factory=set)
+    counts: Counter[str] = field(default_factory=Counter)
+    last_delivery_at: int = 0
+    dead: dict[str, Any] | None = None
+    dead_at: int = 0
+
+
+def _records(settings: Settings, codec: Codec, topic: str, name: str, sel: Selection) -> Any:
+    for raw in scan(settings, topic, sel):
+        value, _ = decode(raw, codec, name)
+        if value is not None and value.get("replay_id") is None:
+            yield raw, value
+
+
+def gather(settings: Settings, codec: Codec, tenant: str | None) -> dict[Key, Evidence]:
+    topics, sel = Topics(settings), Selection(tenant=tenant)
+    found: dict[Key, Evidence] = {}
+    for _raw, ev in _records(settings, codec, topics.events.name, "event", sel):
+        found.setdefault((ev["tenant"], ev["event_id"]), Evidence(ev, ev["accepted_at"]))
+    for _raw, rec in _records(settings, codec, topics.retry.name, "retry", sel):
+        if (e := found.get((rec["tenant"], rec["event_id"]))) is not None:
+            e.retries.append(rec)
+    for raw, rec in _records(settings, codec, topics.resolved.name, "resolved_chunk", sel):
+        if (e := found.get((rec["tenant"], rec["event_id"]))) is not None:
+            summary = orjson.loads(dict(raw.headers).get("resolution") or b"{}")
+            e.chunks[rec["chunk"]] = (rec, summary, raw.timestamp)
+    for spec in topics.deliveries.values():
+        for raw, rec in _records(settings, codec, spec.name, "delivery", Selection()):
+            if (e := found.get((rec["tenant"], rec["event_id"]))) is not None:
+                e.delivered.add((rec["user_id"], rec["channel"]))
+                e.counts[rec["channel"]] += 1
+                e.last_delivery_at = max(e.last_delivery_at, raw.timestamp)
+    for raw, rec in _records(settings, codec, topics.dlq.name, "dead_letter", Selection()):
+        e = found.get((rec.get("tenant") or "", rec.get("event_id") or ""))
+        if e is not None and rec["outcome"] in ("rejected", "failed"):
+            e.dead, e.dead_at = rec, raw.timestamp
+    return found
+
+
+def derive(e: Evidence, channels: set[str]) -> dict[str, Any]:
+    ev = e.event
+    base = {"type_": ev["type"]}
+    if e.chunks:  # processed; a dead letter beside it is a refused duplicate
+        return _resolved(e, channels)
+    if e.dead is not None:
+        attempts = e.dead.get("attempts") or []
+        if e.dead["outcome"] == "rejected":
+            return state_record(
+                ev["event_id"],
+                ev["tenant"],
+                Stage.REJECTED,
+                **base,
+                error_class=e.dead["error_class"],
+                detail=e.dead["detail"][:300],
+                at=e.dead_at,
+            )
+        n = attempts[-1]["attempt"] if attempts else 0
+        return state_record(
+            ev["event_id"],
+            ev["tenant"],
+            Stage.FAILED,
+            **base,
+            attempt=n,
+            error_class=e.dead["error_class"],
+            detail=f"gave up after {n} attempts",
+            at=e.dead_at,
+        )
+    if e.retries:
+        last = max(e.retries, key=lambda r: r["attempt"])
+        attempt = last["attempt"] - 1
+        return state_record(
+            ev["event_id"],
+            ev["tenant"],
+            Stage.RETRYING,
+            **base,
+            attempt=attempt,
+            next_attempt_at=last["not_before"],
+            error_class=(last["attempts"] or [{}])[-1].get("error_class"),
+            detail="a transient failure; will retry",
+        )
+    return state_record(ev["event_id"], ev["tenant"], Stage.ACCEPTED, **base, at=e.at)
+
+
+def _resolved(e: Evidence, channels: set[str]) -> dict[str, Any]:
+    ev = e.event
+    first, summary, resolved_at = e.chunks[min(e.chunks)]
+    total = first["chunks"]
+    done = 0
+    while done in e.chunks and all(
+        (r["user_id"], ch) in e.delivered
+        for r in e.chunks[done][0]["recipients"]
+        for ch in r["channels"]
+        if ch in channels
+    ):
+        done += 1
+    stage = Stage.DISPATCHED if done >= total else Stage.RESOLVED
+    return state_record(
+        ev["event_id"],
+        ev["tenant"],
+        stage,
+        type_=ev["type"],
+        chunks_done=done,
+        recipients=summary.get("recipients"),
+        chunks=total,
+        deliveries=dict(e.counts),
+        skipped=summary.get("skipped"),
+        directory_offset=summary.get("directory_offset"),
+        at=e.last_delivery_at or resolved_at,
+    )
+
+
+def current_states(settings: Settings, codec: Codec, tenant: str | None) -> dict[Key, Any]:
+    out: dict[Key, dict[str, Any]] = {}
+    topic = Topics(settings).state.name
+    for _, rec in _records(settings, codec, topic, "state", Selection(tenant=tenant)):
+        key = (rec["tenant"], rec["event_id"])
+        if newer(rec, out.get(key)):
+            out[key] = rec
+    return out
+
+
+def plan_rebuild(settings: Settings, codec: Codec, tenant: str | None) -> list[dict[str, Any]]:
+    """The state records to write: derived ones newer than what the state topic holds."""
+    channels = set(settings.processing.channels)
+    evidence = gather(settings, codec, tenant)
+    current = current_states(settings, codec, tenant)
+    out = []
+    for key, e in sorted(evidence.items()):
+        derived = derive(e, channels)
+        held = current.get(key)
+        if held is None or int(derived["seq"]) > int(held["seq"]):
+            out.append(derived)
+    return out
+
+
+def write_states(
+    settings: Settings, codec: Codec, records: list[dict[str, Any]], advance: Callable[[int], None]
+) -> int:
+    """Append the records to the state topic in their tenant's partition (co-partitioning)."""
+    spec = Topics(settings).state
+    outs = (
+        Out(
+            spec.name,
+            state_key(rec["tenant"], rec["event_id"]),
+            codec.encode("state", rec),
+            h.to_list({h.EVENT_ID: rec["event_id"], h.TENANT: rec["tenant"]}),
+            tenant_partition(rec["tenant"], spec.partitions),
+        )
+        for rec in records
+    )
+    return write_all(settings, "state-rebuild", outs, advance)
