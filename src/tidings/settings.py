@@ -71,6 +71,15 @@ class ProcessingSettings(BaseModel):
     channels: list[str] = Field(default_factory=lambda: ["email", "sms", "push", "in_app"])
     metrics_port: int = 0
     commit_interval_ms: int = 100
+    # Resolver and fan-out (docs/processing.md). metrics_port, when non-zero, overrides both.
+    resolver_port: int = 9181
+    fanout_port: int = 9182
+    instance_id: str = "0"
+    resolver_batch: int = 200
+    fanout_batch: int = 4
+    restore_timeout_s: float = 120.0
+    # Test hook: event type -> how many of its attempts fail transiently (docs/processing.md).
+    faults: dict[str, int] = Field(default_factory=dict)
 
 
 class Settings(BaseSettings):

@@ -1,0 +1,100 @@
+"""Per-chunk decisions of the fan-out: skip what is already done, else write the chunk's
+delivery requests and the event's progress in the same transaction.
+
+Chunks of one event share a partition (explicit tenant partition) and arrive in order, so
+progress is one number per event (``chunks_done``, carried in the state ``seq``), restored
+from the state topic on assignment. A chunk below it is a duplicate and writes nothing.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import orjson
+from confluent_kafka import TIMESTAMP_NOT_AVAILABLE, Message
+
+from tidings import headers as h
+from tidings.codec import Codec
+from tidings.logs import get_logger
+from tidings.processing.deadletter import message_headers
+from tidings.processing.outbox import Outbox
+from tidings.processing.stateful import StatefulHandler
+from tidings.settings import Settings
+from tidings.state import TERMINAL, Stage, now_ms, state_record, state_seq
+from tidings.topics import user_key
+from tidings_fanout.deliveries import delivery_requests
+
+log = get_logger(__name__)
+RESOLVED_SEQ = state_seq(Stage.RESOLVED)
+
+
+class FanoutHandler(StatefulHandler):
+    def __init__(self, settings: Settings, codec: Codec) -> None:
+        super().__init__(settings, codec, "fanout")
+
+    def handle(self, msg: Message, out: Outbox) -> None:
+        try:
+            chunk = self._codec.decode(msg.value() or b"", expect="resolved_chunk")[1]
+        except Exception:  # a foreign record must not stop the partition
+            self._foreign(msg, out, "not a resolved chunk")
+            return
+        tenant, event_id, index = chunk["tenant"], chunk["event_id"], chunk["chunk"]
+        bound = log.bind(event_id=event_id, tenant=tenant, chunk=index)
+        current = self._current(tenant, event_id)
+        done, counts = 0, Counter[str]()
+        if current is not None:
+            if current["stage"] in TERMINAL:
+                bound.info("chunk_duplicate", stage=current["stage"])
+                return
+            if current["stage"] == Stage.RESOLVED:
+                done = int(current["seq"]) - RESOLVED_SEQ
+                counts.update(current.get("deliveries") or {})
+        if index < done:
+            bound.info("chunk_duplicate", chunks_done=done)
+            return
+        headers = h.to_list({h.EVENT_ID: event_id, h.TENANT: tenant, h.EVENT_TYPE: chunk["type"]})
+        for request in delivery_requests(chunk):
+            spec = self._topics.deliveries.get(request["channel"])
+            if spec is None:
+                bound.warning("channel_not_configured", channel=request["channel"])
+                continue
+            out.produce(
+                spec.name,
+                user_key(tenant, request["user_id"]),
+                self._codec.encode("delivery", request),
+                headers,
+            )
+            counts[request["channel"]] += 1
+        self._progress(msg, out, chunk, index + 1, counts)
+
+    def _progress(
+        self, msg: Message, out: Outbox, chunk: dict[str, Any], done: int, counts: Counter[str]
+    ) -> None:
+        summary = orjson.loads(message_headers(msg).get("resolution") or b"{}")
+        last = done >= chunk["chunks"]
+        record = state_record(
+            chunk["event_id"],
+            chunk["tenant"],
+            Stage.DISPATCHED if last else Stage.RESOLVED,
+            chunks_done=done,
+            type_=chunk["type"],
+            recipients=summary.get("recipients"),
+            chunks=chunk["chunks"],
+            deliveries=dict(counts),
+            skipped=summary.get("skipped"),
+            directory_offset=summary.get("directory_offset"),
+            replay_id=chunk.get("replay_id"),
+        )
+        self._writes.state(out, record, self._pending)
+        if last:
+            kind, created = msg.timestamp()
+            if kind != TIMESTAMP_NOT_AVAILABLE:
+                out.latencies.append(max(0.0, (now_ms() - created) / 1000))
+            log.info(
+                "event_dispatched",
+                event_id=chunk["event_id"],
+                tenant=chunk["tenant"],
+                deliveries=dict(counts),
+                chunks=chunk["chunks"],
+            )

@@ -1,0 +1,1 @@
+"""The resolver: events → recipients at processing time → resolved chunks (docs/processing.md)."""

@@ -1,0 +1,49 @@
+"""``tidings-resolver``: one consumer-group member of the resolver (docs/processing.md)."""
+
+from __future__ import annotations
+
+from tidings.clients import ClientRegistry
+from tidings.codec import Codec
+from tidings.directory import Directory
+from tidings.logs import configure_logging
+from tidings.processing.service import run_service, wait_views
+from tidings.schema_registry import SchemaRegistry
+from tidings.settings import get_settings
+from tidings.topics import Topics
+from tidings.views import clients_view, directory_view
+from tidings_resolver.handler import ResolverHandler
+
+
+def main() -> None:
+    settings = get_settings()
+    configure_logging(settings.log_level, service="resolver")
+    codec = Codec(settings.schemas_dir)
+    directory, clients = Directory(), ClientRegistry()
+    dir_view = directory_view(settings, codec, directory)
+    registry = SchemaRegistry(settings, codec)
+    client_view = clients_view(settings, codec, clients)
+    views = [dir_view, client_view]
+    registry.start()
+    wait_views(views, settings.processing.restore_timeout_s)
+    registry.wait_ready(settings.processing.restore_timeout_s)
+    handler = ResolverHandler(
+        settings, codec, directory, dir_view, clients, client_view, registry.schemas
+    )
+    topics = Topics(settings)
+    try:
+        run_service(
+            settings,
+            "resolver",
+            handler,
+            [topics.events.name, topics.retry.name],
+            settings.processing.resolver_batch,
+        )
+    finally:
+        handler.close()
+        registry.stop()
+        for view in views:
+            view.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,301 @@
+"""Per-record decisions of the resolver: reject, drop a duplicate, retry, fail or resolve.
+
+Dedupe is by event id against the state of this instance's partitions (restored from the
+state topic on assignment, plus what this instance committed since), so a redelivered or
+doubly appended event never produces a second set of chunks.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from confluent_kafka import Message
+
+from tidings.clients import ClientRegistry
+from tidings.codec import Codec
+from tidings.directory import Directory
+from tidings.kafka.view import CompactedView
+from tidings.logs import get_logger
+from tidings.payload_schemas import PayloadSchemas
+from tidings.processing.deadletter import (
+    attempt_entry,
+    backoff_ms,
+    dead_letter,
+    message_headers,
+    retry_record,
+)
+from tidings.processing.outbox import Defer, Outbox
+from tidings.processing.stateful import StatefulHandler
+from tidings.settings import Settings
+from tidings.state import Stage, now_ms, state_record
+from tidings.topics import event_key
+from tidings_resolver.inbound import InboundEvent, Invalid, read_event
+from tidings_resolver.output import event_state, write_resolution
+from tidings_resolver.resolution import policy_for, resolve
+
+log = get_logger(__name__)
+Original = tuple[bytes | None, bytes | None, dict[str, bytes]]
+
+
+class ResolverHandler(StatefulHandler):
+    def __init__(
+        self,
+        settings: Settings,
+        codec: Codec,
+        directory: Directory,
+        directory_view: CompactedView,
+        clients: ClientRegistry,
+        clients_view: CompactedView,
+        schemas: PayloadSchemas,
+    ) -> None:
+        self._p = settings.processing
+        super().__init__(settings, codec, "resolver")
+        self._directory, self._directory_view = directory, directory_view
+        self._clients, self._clients_view, self._schemas = clients, clients_view, schemas
+
+    def handle(self, msg: Message, out: Outbox) -> None:
+        if msg.topic() == self._topics.retry.name:
+            self._handle_retry(msg, out)
+            return
+        original = (msg.key(), msg.value(), message_headers(msg))
+        self._handle(msg, out, original, attempt=1, past=[])
+
+    # -- the paths ----------------------------------------------------------------------------
+    def _handle(
+        self,
+        msg: Message,
+        out: Outbox,
+        original: Original,
+        attempt: int,
+        past: list[dict[str, Any]],
+    ) -> None:
+        key, value, headers = original
+        try:
+            inbound = read_event(
+                key,
+                value,
+                headers,
+                self._codec,
+                self._clients,
+                self._schemas,
+                lambda: self._tail.catch_up_view(self._clients_view),
+            )
+            if attempt == 1 and msg.partition() != self._writes.partition_of(inbound.tenant):
+                raise Invalid(
+                    "wrong_partition",
+                    "not in its tenant's partition (use murmur2)",
+                    inbound.event_id,
+                    inbound.tenant,
+                )
+        except Invalid as inv:
+            self._reject(msg, out, inv, original, past)
+            return
+        bound = log.bind(event_id=inbound.event_id, tenant=inbound.tenant, attempt=attempt)
+        current = self._current(inbound.tenant, inbound.event_id)
+        if attempt == 1 and current is not None and current["stage"] != Stage.ACCEPTED:
+            self._duplicate(msg, out, inbound)
+            return
+        if current is None:  # a direct producer's event: nobody wrote `accepted` yet
+            self._writes.state(out, event_state(inbound.event, Stage.ACCEPTED), self._pending)
+        self._writes.state(
+            out, event_state(inbound.event, Stage.RESOLVING, attempt=attempt), self._pending
+        )
+        problem = self._transient_problem(inbound, attempt)
+        if problem is not None:
+            self._retry_or_fail(msg, out, inbound, original, attempt, past, problem)
+            return
+        offset = sum(self._directory_view.position().values())
+        channels = policy_for(inbound.event["type"], self._p.channel_policy, self._p.channels)
+        scope = inbound.event["recipients"]
+        resolution = resolve(
+            inbound.tenant,
+            scope["users"],
+            scope["roles"],
+            scope["groups"],
+            inbound.rules,
+            self._directory,
+            channels,
+        )
+        write_resolution(
+            out,
+            self._writes,
+            inbound.event,
+            resolution,
+            attempt=attempt,
+            chunk_size=self._p.chunk_size,
+            directory_offset=offset,
+            pending=self._pending,
+        )
+        bound.info(
+            "event_resolved",
+            recipients=len(resolution.recipients),
+            skipped=dict(resolution.skipped),
+            directory_offset=offset,
+        )
+
+    def _transient_problem(self, inbound: InboundEvent, attempt: int) -> tuple[str, str] | None:
+        if not self._directory_view.ready:
+            return "directory_not_ready", "the directory view has not caught up yet"
+        # Test hook (docs/processing.md): fail this type's first N attempts transiently.
+        if attempt <= self._p.faults.get(inbound.event["type"], 0):
+            return "injected_fault", f"injected transient failure on attempt {attempt}"
+        return None
+
+    def _retry_or_fail(
+        self,
+        msg: Message,
+        out: Outbox,
+        inbound: InboundEvent,
+        original: Original,
+        attempt: int,
+        past: list[dict[str, Any]],
+        problem: tuple[str, str],
+    ) -> None:
+        error_class, detail = problem
+        attempts = [*past, attempt_entry(attempt, error_class, detail)]
+        bound = log.bind(event_id=inbound.event_id, tenant=inbound.tenant, attempt=attempt)
+        if attempt >= self._p.retry_attempts:
+            self._writes.state(
+                out,
+                event_state(
+                    inbound.event,
+                    Stage.FAILED,
+                    attempt=attempt,
+                    error_class=error_class,
+                    detail=f"gave up after {attempt} attempts",
+                ),
+                self._pending,
+            )
+            self._writes.dead_letter(
+                out,
+                dead_letter(
+                    msg,
+                    outcome="failed",
+                    error_class=error_class,
+                    detail=detail,
+                    event_id=inbound.event_id,
+                    tenant=inbound.tenant,
+                    attempts=attempts,
+                    original=original,
+                ),
+            )
+            bound.warning("event_failed", error_class=error_class)
+            return
+        not_before = now_ms() + backoff_ms(attempt + 1, self._p.retry_base_ms, self._p.retry_cap_ms)
+        self._writes.state(
+            out,
+            event_state(
+                inbound.event,
+                Stage.RETRYING,
+                attempt=attempt,
+                next_attempt_at=not_before,
+                error_class=error_class,
+                detail="a transient failure; will retry",
+            ),
+            self._pending,
+        )
+        _key, value, headers = original
+        record = retry_record(
+            inbound.event_id,
+            inbound.tenant,
+            value or b"",
+            headers,
+            attempt + 1,
+            not_before,
+            attempts,
+        )
+        out.produce(
+            self._topics.retry.name,
+            event_key(inbound.tenant),
+            self._codec.encode("retry", record),
+            partition=self._writes.partition_of(inbound.tenant),
+        )
+        out.retries += 1
+        bound.info("event_retrying", error_class=error_class, next_attempt_at=not_before)
+
+    def _handle_retry(self, msg: Message, out: Outbox) -> None:
+        try:
+            record = self._codec.decode(msg.value() or b"", expect="retry")[1]
+        except Exception:
+            self._foreign(msg, out, "not a retry record")
+            return
+        if record["not_before"] > now_ms():
+            raise Defer(record["not_before"])  # the loop pauses this partition until then
+        current = self._current(record["tenant"], record["event_id"])
+        if (
+            current is None
+            or current["stage"] != Stage.RETRYING
+            or current["attempt"] != record["attempt"] - 1
+        ):
+            log.info(
+                "retry_dropped_stale",
+                event_id=record["event_id"],
+                tenant=record["tenant"],
+                attempt=record["attempt"],
+            )
+            return
+        original = (msg.key(), record["original_value"], dict(record["original_headers"]))
+        self._handle(msg, out, original, record["attempt"], list(record["attempts"]))
+
+    def _duplicate(self, msg: Message, out: Outbox, inbound: InboundEvent) -> None:
+        """Drop it; re-write the newest state so a duplicate's late `accepted` cannot win
+        compaction. The newest state includes fan-out's progress, so read up to now first."""
+        partition = self._writes.partition_of(inbound.tenant)
+        if any(p == partition for p, _, _ in self._pending):
+            # Our own open transaction holds that partition's stable offset back; catch up in
+            # a transaction of its own (the loop comes straight back to this record).
+            raise Defer(now_ms())
+        self._tail.catch_up([partition])
+        current = self.states.get(partition, inbound.tenant, inbound.event_id)
+        if current is not None and current["stage"] != Stage.ACCEPTED:
+            self._writes.state(out, {**current, "at": now_ms()}, self._pending)
+        log.info(
+            "duplicate_dropped",
+            event_id=inbound.event_id,
+            tenant=inbound.tenant,
+            stage=current["stage"] if current else None,
+            offset=msg.offset(),
+        )
+
+    def _reject(
+        self,
+        msg: Message,
+        out: Outbox,
+        inv: Invalid,
+        original: Original,
+        past: list[dict[str, Any]],
+    ) -> None:
+        # Only an unknown id gets a `rejected` state: an unproven record must not overwrite
+        # the state of someone else's event that happens to carry the same id.
+        if inv.event_id and inv.tenant and self._current(inv.tenant, inv.event_id) is None:
+            self._writes.state(
+                out,
+                state_record(
+                    inv.event_id,
+                    inv.tenant,
+                    Stage.REJECTED,
+                    error_class=inv.error_class,
+                    detail=inv.detail[:300],
+                ),
+                self._pending,
+            )
+        self._writes.dead_letter(
+            out,
+            dead_letter(
+                msg,
+                outcome="rejected",
+                error_class=inv.error_class,
+                detail=inv.detail,
+                event_id=inv.event_id,
+                tenant=inv.tenant,
+                attempts=past,
+                original=original,
+            ),
+        )
+        log.warning(
+            "event_rejected",
+            event_id=inv.event_id,
+            tenant=inv.tenant,
+            error_class=inv.error_class,
+            detail=inv.detail[:200],
+        )

@@ -1,0 +1,110 @@
+"""An events-topic record turned into a trusted event, or a stable reason it is refused.
+
+Every check of the HTTP path runs again here, because internal systems and console tools
+write straight to the topic: decoding by content-type, proof of origin, payload schema and
+rule syntax. Every refusal is permanent (``Invalid``): retrying cannot make it valid.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from tidings import headers as h
+from tidings.clients import ClientRegistry
+from tidings.codec import CONTENT_TYPE_BINARY, CONTENT_TYPE_JSON, Codec
+from tidings.errors import TidingsError
+from tidings.origin import OriginRejected, verify_origin
+from tidings.payload_schemas import PayloadSchemas
+from tidings.rules import Rule
+from tidings.topics import tenant_of_key
+from tidings_resolver.resolution import parse_stored_rules
+
+
+class Invalid(Exception):
+    """A permanent refusal: state ``rejected`` (when the record names an event) + dead letter."""
+
+    def __init__(
+        self, error_class: str, detail: str, event_id: str | None, tenant: str | None
+    ) -> None:
+        super().__init__(f"{error_class}: {detail}")
+        self.error_class, self.detail = error_class, detail
+        self.event_id, self.tenant = event_id, tenant
+
+
+@dataclass(frozen=True)
+class InboundEvent:
+    event: dict[str, Any]
+    rules: list[Rule]
+
+    @property
+    def event_id(self) -> str:
+        return str(self.event["event_id"])
+
+    @property
+    def tenant(self) -> str:
+        return str(self.event["tenant"])
+
+
+def _header_event_id(headers: Mapping[str, bytes]) -> str | None:
+    text = h.text(headers, h.EVENT_ID)
+    try:
+        return str(uuid.UUID(text)) if text else None
+    except ValueError:
+        return None
+
+
+def read_event(
+    key: bytes | None,
+    value: bytes | None,
+    headers: Mapping[str, bytes],
+    codec: Codec,
+    clients: ClientRegistry,
+    schemas: PayloadSchemas,
+    catch_up_clients: Callable[[], object] = lambda: None,
+) -> InboundEvent:
+    # Until the origin is proven, the only tenant we may name is the record key's: that is
+    # the partition the record is in, and the namespace its producer chose.
+    key_tenant = tenant_of_key(key)
+    claimed_id = _header_event_id(headers)
+    if value is None:
+        raise Invalid("corrupt_record", "the record has no value", claimed_id, key_tenant)
+    content_type = h.text(headers, h.CONTENT_TYPE) or CONTENT_TYPE_BINARY
+    try:
+        event = codec.decode_value(value, content_type, "event")
+        canonical = value if content_type != CONTENT_TYPE_JSON else codec.encode("event", event)
+    except TidingsError as exc:
+        raise Invalid(exc.code, exc.detail, claimed_id, key_tenant) from None
+    except Exception:
+        raise Invalid(
+            "corrupt_record", "the record is not a decodable event", claimed_id, key_tenant
+        ) from None
+    event_id = _header_event_id({h.EVENT_ID: str(event["event_id"]).encode()}) or claimed_id
+    try:
+        try:
+            verify_origin(event, key, headers, canonical, clients)
+        except OriginRejected as exc:
+            if exc.reason != "unknown_signer":
+                raise
+            # A client registered a moment ago: read the clients topic up to now, once.
+            catch_up_clients()
+            verify_origin(event, key, headers, canonical, clients)
+    except OriginRejected as exc:
+        raise Invalid("origin_rejected", exc.reason, event_id, key_tenant) from None
+    try:
+        payload = orjson.loads(event["payload"])
+        schemas.validate(event["type"], event["version"], payload)
+        rules = parse_stored_rules(event["recipients"]["rules"])
+    except orjson.JSONDecodeError:
+        raise Invalid(
+            "schema_validation_failed", "payload is not JSON", event_id, key_tenant
+        ) from None
+    except TidingsError as exc:
+        fields = "; ".join(f"{e.path}: {e.message}" for e in exc.errors)
+        detail = f"{exc.detail} ({fields})" if fields else exc.detail
+        raise Invalid(exc.code, detail, event_id, key_tenant) from None
+    return InboundEvent(event, rules)

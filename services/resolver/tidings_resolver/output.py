@@ -1,0 +1,107 @@
+"""What one resolution writes: the resolved chunks (frozen record of who and why) and the
+state records around them, all in the caller's transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+
+from tidings import headers as h
+from tidings.processing.outbox import Outbox
+from tidings.processing.writes import Applied, Writes
+from tidings.state import Stage, now_ms, state_record
+from tidings.topics import resolved_key
+from tidings_resolver.resolution import Resolution
+
+# Header on every chunk with what the fan-out carries into ``dispatched`` (recipients,
+# skipped by reason, directory offset): fan-out sees chunks, never the resolver's state.
+SUMMARY_HEADER = "resolution"
+
+
+def event_state(event: Mapping[str, Any], stage: Stage, **fields: Any) -> dict[str, Any]:
+    return state_record(
+        str(event["event_id"]),
+        str(event["tenant"]),
+        stage,
+        type_=str(event["type"]),
+        replay_id=event.get("replay_id"),
+        **fields,
+    )
+
+
+def write_resolution(
+    out: Outbox,
+    writes: Writes,
+    event: Mapping[str, Any],
+    resolution: Resolution,
+    *,
+    attempt: int,
+    chunk_size: int,
+    directory_offset: int,
+    pending: Applied,
+) -> None:
+    tenant, event_id = str(event["tenant"]), str(event["event_id"])
+    total, chunks = len(resolution.recipients), resolution.chunk_count(chunk_size)
+    skipped = dict(resolution.skipped)
+    summary = orjson.dumps(
+        {"recipients": total, "skipped": skipped, "directory_offset": directory_offset}
+    )
+    headers = h.to_list(
+        {
+            h.EVENT_ID: event_id,
+            h.TENANT: tenant,
+            h.EVENT_TYPE: str(event["type"]),
+            SUMMARY_HEADER: summary,
+        }
+    )
+    partition = writes.partition_of(tenant)
+    for index, chunk in enumerate(resolution.chunks(chunk_size)):
+        value = writes.codec.encode(
+            "resolved_chunk",
+            {
+                "event_id": event_id,
+                "tenant": tenant,
+                "type": event["type"],
+                "chunk": index,
+                "chunks": chunks,
+                "recipients": [
+                    {
+                        "user_id": r.user_id,
+                        "matched_by": list(r.matched_by),
+                        "channels": dict(r.channels),
+                    }
+                    for r in chunk
+                ],
+                "payload": event["payload"],
+                "version": event["version"],
+                "replay_id": event.get("replay_id"),
+            },
+        )
+        out.produce(
+            writes.topics.resolved.name,
+            resolved_key(tenant, event_id, index),
+            value,
+            headers,
+            partition,
+        )
+    common = {
+        "recipients": total,
+        "chunks": chunks,
+        "skipped": skipped,
+        "directory_offset": directory_offset,
+        "attempt": attempt,
+    }
+    writes.state(out, event_state(event, Stage.RESOLVED, **common), pending)
+    if chunks == 0:
+        # Nothing to fan out: the resolver ends the event itself, saying why.
+        reasons = ", ".join(f"{k}={v}" for k, v in sorted(skipped.items())) or "empty audience"
+        writes.state(
+            out,
+            event_state(
+                event, Stage.DISPATCHED, **common, detail=f"no recipients to notify ({reasons})"
+            ),
+            pending,
+        )
+        out.latencies.append(max(0.0, (now_ms() - int(event["accepted_at"])) / 1000))

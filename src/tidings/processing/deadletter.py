@@ -1,0 +1,79 @@
+"""Dead-letter and retry records: the original record kept whole, with every attempt."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from confluent_kafka import Message
+
+from tidings.state import now_ms
+
+
+def message_headers(msg: Message) -> dict[str, bytes]:
+    """A consumed record's headers as name -> bytes (last value wins, as in Kafka)."""
+    out: dict[str, bytes] = {}
+    raw = msg.headers() or []
+    pairs = raw.items() if isinstance(raw, dict) else raw  # consumed: always a list
+    for name, value in pairs:
+        out[name] = value if isinstance(value, bytes) else str(value or "").encode()
+    return out
+
+
+def attempt_entry(attempt: int, error_class: str, detail: str) -> dict[str, Any]:
+    return {"attempt": attempt, "at": now_ms(), "error_class": error_class, "detail": detail[:500]}
+
+
+def backoff_ms(attempt: int, base_ms: int, cap_ms: int) -> int:
+    """Delay before ``attempt`` (2 = the first retry): base, 2 base, 4 base, … up to cap."""
+    return int(min(cap_ms, base_ms * 2 ** max(0, attempt - 2)))
+
+
+def dead_letter(
+    msg: Message,
+    *,
+    outcome: str,
+    error_class: str,
+    detail: str,
+    event_id: str | None,
+    tenant: str | None,
+    attempts: list[dict[str, Any]] | None = None,
+    original: tuple[bytes | None, bytes | None, dict[str, bytes]] | None = None,
+) -> dict[str, Any]:
+    """A ``dead_letter`` value. ``original`` overrides the message's own key/value/headers
+    (a retry record dead-letters the event it carried, not its envelope)."""
+    key, value, headers = original or (msg.key(), msg.value(), message_headers(msg))
+    return {
+        "event_id": event_id,
+        "tenant": tenant,
+        "outcome": outcome,
+        "error_class": error_class,
+        "detail": detail[:1000],
+        "source_topic": str(msg.topic()),
+        "source_partition": int(msg.partition() or 0),
+        "source_offset": int(msg.offset() or 0),
+        "original_key": key,
+        "original_value": value,
+        "original_headers": headers,
+        "attempts": attempts or [],
+        "at": now_ms(),
+    }
+
+
+def retry_record(
+    event_id: str,
+    tenant: str,
+    value: bytes,
+    headers: dict[str, bytes],
+    attempt: int,
+    not_before: int,
+    attempts: list[dict[str, Any]],
+) -> dict[str, Any]:
+    return {
+        "event_id": event_id,
+        "tenant": tenant,
+        "original_value": value,
+        "original_headers": headers,
+        "attempt": attempt,
+        "not_before": not_before,
+        "attempts": attempts,
+    }

@@ -1,0 +1,210 @@
+"""The consume → produce → commit loop, exactly once with Kafka transactions (KIP-447).
+
+Each batch is one transaction: the handler's output records and the input offsets
+(``send_offsets_to_transaction`` with the consumer's group metadata) commit atomically or not
+at all. The group metadata carries the generation, so after a rebalance a frozen former owner
+(a zombie) cannot commit offsets for partitions it lost: its transaction aborts. On any abort
+the consumer rewinds to the batch's first offsets and the handler drops its pending state.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from typing import Protocol
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
+
+from tidings.kafka.config import assert_durable, consumer_config, producer_config
+from tidings.logs import get_logger
+from tidings.processing.metrics import ServiceMetrics
+from tidings.processing.outbox import Defer, Outbox
+from tidings.settings import Settings
+
+log = get_logger(__name__)
+TP = tuple[str, int]
+
+
+class Handler(Protocol):
+    def on_assign(self, partitions: list[int]) -> None: ...
+    def handle(self, msg: Message, out: Outbox) -> None: ...
+    def on_commit(self) -> None: ...
+    def on_abort(self) -> None: ...
+
+
+class TransactionalLoop:
+    def __init__(
+        self,
+        settings: Settings,
+        service: str,
+        inputs: list[str],
+        handler: Handler,
+        metrics: ServiceMetrics,
+        batch: int,
+    ) -> None:
+        p = settings.processing
+        self._service, self._inputs, self._handler = service, inputs, handler
+        self._metrics, self._batch = metrics, batch
+        self._timeout_s = settings.kafka.transaction_timeout_ms / 1000
+        self._poll_s = max(0.05, p.commit_interval_ms / 1000)
+        conf = consumer_config(
+            settings, f"{service}-{p.instance_id}", f"{settings.topic_prefix}{service}"
+        )
+        # range: partition N of every input lands on the same member (co-partitioning).
+        conf["partition.assignment.strategy"] = "range"
+        self._consumer = Consumer(conf)
+        # Stable per instance: a restarted instance fences its crashed predecessor's open
+        # transaction at once instead of leaving read_committed readers waiting for its timeout.
+        self._producer_conf = producer_config(
+            settings,
+            f"{service}-{p.instance_id}",
+            transactional_id=f"{settings.topic_prefix}{service}.{p.instance_id}",
+        )
+        assert_durable(self._producer_conf)
+        self._producer = self._new_producer()
+        self._paused: dict[TP, float] = {}
+        self.assigned: list[int] = []
+        self.ready = False
+        self.last_loop = time.monotonic()
+        self._last_lag = 0.0
+
+    def _new_producer(self) -> Producer:
+        producer = Producer(self._producer_conf)
+        producer.init_transactions(self._timeout_s * 2)
+        return producer
+
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self._paused.clear()
+        self.assigned = sorted({tp.partition for tp in partitions})
+        log.info("partitions_assigned", partitions=self.assigned)
+        self._handler.on_assign(self.assigned)  # restore before any record of them is handled
+        self.ready = True
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self._paused.clear()
+        log.info("partitions_revoked", partitions=sorted({tp.partition for tp in partitions}))
+
+    def run(self, stop: threading.Event) -> None:
+        self._consumer.subscribe(
+            self._inputs,
+            on_assign=self._on_assign,
+            on_revoke=self._on_revoke,
+            on_lost=self._on_revoke,
+        )
+        try:
+            while not stop.is_set():
+                self.last_loop = time.monotonic()
+                self._resume_due()
+                msgs = self._consumer.consume(num_messages=self._batch, timeout=self._poll_s)
+                good = [m for m in msgs if self._usable(m)]
+                if good:
+                    self._process(good)
+                self._report_lag()
+        finally:
+            self._consumer.close()
+            self._producer.flush(5)
+
+    def _usable(self, msg: Message) -> bool:
+        err = msg.error()
+        if err is not None:
+            log.warning("consume_error", error=str(err))
+            return False
+        self._metrics.consumed.labels(self._service, msg.topic()).inc()
+        return True
+
+    def _process(self, msgs: list[Message]) -> None:
+        started = time.monotonic()
+        first: dict[TP, int] = {}
+        offsets: dict[TP, int] = {}
+        deferred: dict[TP, tuple[int, int]] = {}
+        out = Outbox(self._producer)
+        try:
+            self._producer.begin_transaction()
+            for msg in msgs:
+                tp = (str(msg.topic()), int(msg.partition() or 0))
+                offset = int(msg.offset() or 0)
+                first.setdefault(tp, offset)
+                if tp in deferred:
+                    continue  # behind a deferred record: its partition waits as a whole
+                try:
+                    self._handler.handle(msg, out)
+                except Defer as d:
+                    deferred[tp] = (offset, d.not_before_ms)
+                    continue
+                offsets[tp] = offset + 1
+            if offsets:
+                self._producer.send_offsets_to_transaction(
+                    [TopicPartition(t, p, o) for (t, p), o in offsets.items()],
+                    self._consumer.consumer_group_metadata(),
+                    self._timeout_s,
+                )
+            self._producer.commit_transaction(self._timeout_s)
+        except Exception as exc:
+            self._recover(exc, first)
+            return
+        self._handler.on_commit()
+        self._count(out, time.monotonic() - started)
+        for (topic, partition), (offset, not_before) in deferred.items():
+            position = TopicPartition(topic, partition, offset)
+            self._consumer.seek(position)
+            self._consumer.pause([position])
+            self._paused[(topic, partition)] = not_before / 1000
+
+    def _recover(self, exc: Exception, first: dict[TP, int]) -> None:
+        """Abort, forget pending state, rewind; a fenced or fatal producer is replaced."""
+        self._metrics.aborts.labels(self._service).inc()
+        err = exc.args[0] if isinstance(exc, KafkaException) and exc.args else None
+        fatal = isinstance(err, KafkaError) and err.fatal()
+        log.warning("transaction_aborted", error=str(exc), fatal=fatal)
+        if not fatal:
+            try:
+                self._producer.abort_transaction(self._timeout_s)
+            except KafkaException as abort_exc:
+                log.warning("abort_failed", error=str(abort_exc))
+                fatal = True
+        if fatal:
+            self._producer = self._new_producer()
+        self._handler.on_abort()
+        for (topic, partition), offset in first.items():
+            # A partition no longer ours after a rebalance: its new owner starts from the commit.
+            with contextlib.suppress(KafkaException):
+                self._consumer.seek(TopicPartition(topic, partition, offset))
+        time.sleep(0.2)
+
+    def _resume_due(self) -> None:
+        now = time.time()
+        due = [tp for tp, at in self._paused.items() if at <= now]
+        if due:
+            self._consumer.resume([TopicPartition(t, p) for t, p in due])
+            for tp in due:
+                del self._paused[tp]
+
+    def _count(self, out: Outbox, seconds: float) -> None:
+        m, s = self._metrics, self._service
+        m.commits.labels(s).inc()
+        m.batch_seconds.labels(s).observe(seconds)
+        for topic, n in out.produced.items():
+            m.produced.labels(s, topic).inc(n)
+        for stage, n in out.transitions.items():
+            m.transitions.labels(s, stage).inc(n)
+        for outcome, n in out.dead_letters.items():
+            m.dead_letters.labels(s, outcome).inc(n)
+        m.retries.labels(s).inc(out.retries)
+        for latency in out.latencies:
+            m.latency.labels(s).observe(latency)
+
+    def _report_lag(self) -> None:
+        if time.monotonic() - self._last_lag < 5:
+            return
+        self._last_lag = time.monotonic()
+        try:
+            assignment = self._consumer.assignment()
+            for tp in self._consumer.position(assignment):
+                _, high = self._consumer.get_watermark_offsets(tp, cached=True)
+                if tp.offset >= 0 and high >= 0:
+                    self._metrics.lag.labels(self._service, tp.topic, str(tp.partition)).set(
+                        max(0, high - tp.offset)
+                    )
+        except KafkaException:
+            pass

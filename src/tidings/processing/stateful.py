@@ -1,0 +1,61 @@
+"""The state half of a handler: event states of the owned partitions, restored on assignment,
+plus what the open transaction wrote (visible to the handler, applied only on commit)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from confluent_kafka import Message
+
+from tidings.codec import Codec
+from tidings.processing.deadletter import dead_letter
+from tidings.processing.outbox import Outbox
+from tidings.processing.restore import PartitionedStates, StateTail
+from tidings.processing.writes import Applied, Writes
+from tidings.settings import Settings
+from tidings.topics import Topics
+
+
+class StatefulHandler:
+    def __init__(self, settings: Settings, codec: Codec, service: str) -> None:
+        self._topics = Topics(settings)
+        self._codec = codec
+        self._writes = Writes(self._topics, codec)
+        self.states = PartitionedStates(codec)
+        suffix = f"{service}-{settings.processing.instance_id}"
+        self._tail = StateTail(settings, codec, suffix, self.states.apply)
+        self._pending: Applied = []
+
+    def on_assign(self, partitions: list[int]) -> None:
+        self.states.keep_only(partitions)
+        self._tail.assign(partitions)
+
+    def on_commit(self) -> None:
+        for partition, record, value in self._pending:
+            self.states.apply(partition, record, value)
+        self._pending.clear()
+
+    def on_abort(self) -> None:
+        self._pending.clear()
+
+    def _current(self, tenant: str, event_id: str) -> dict[str, Any] | None:
+        """The newest state of an event: this transaction's writes first, then committed."""
+        for _, record, _ in reversed(self._pending):
+            if record["tenant"] == tenant and record["event_id"] == event_id:
+                return record
+        return self.states.get(self._writes.partition_of(tenant), tenant, event_id)
+
+    def _foreign(self, msg: Message, out: Outbox, detail: str) -> None:
+        """A record that is not what its topic carries: dead-lettered, never retried."""
+        record = dead_letter(
+            msg,
+            outcome="rejected",
+            error_class="corrupt_record",
+            detail=detail,
+            event_id=None,
+            tenant=None,
+        )
+        self._writes.dead_letter(out, record)
+
+    def close(self) -> None:
+        self._tail.close()

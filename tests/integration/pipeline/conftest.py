@@ -1,0 +1,53 @@
+"""Pipeline fixtures: small topics (4 event partitions), schemas registered, service factory."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.integration.pipeline.harness import Service, register_schemas
+from tidings.settings import Settings, TopicSettings
+from tidings.topics import Topics
+
+
+@pytest.fixture(scope="module")
+def settings(kafka_bootstrap: str, request: pytest.FixtureRequest) -> Settings:
+    module = request.module.__name__.rsplit(".", 1)[-1]
+    return Settings(
+        bootstrap_servers=kafka_bootstrap,
+        topic_prefix=f"test.{module}.{uuid.uuid4().hex[:8]}.",
+        topics=TopicSettings(events_partitions=4, other_partitions=2),
+    )
+
+
+@pytest.fixture(scope="module")
+def pipeline(topics: Topics, settings: Settings) -> Topics:
+    """Topics provisioned and the bundled payload schemas registered."""
+    register_schemas(settings)
+    return topics
+
+
+@pytest.fixture(scope="module")
+def log_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("services")
+
+
+ServiceFactory = Callable[..., Service]
+
+
+@pytest.fixture(scope="module")
+def start_service(settings: Settings, log_dir: Path) -> Iterator[ServiceFactory]:
+    """Start a service process; every one started is stopped at the end of the module."""
+    started: list[Service] = []
+
+    def start(name: str, instance: str = "0", **env: str) -> Service:
+        service = Service(name, settings, log_dir, instance, **env).start()
+        started.append(service)
+        return service
+
+    yield start
+    for service in started:
+        service.stop()
