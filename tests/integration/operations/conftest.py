@@ -1,0 +1,61 @@
+"""Operations fixtures: small topics, schemas, a directory, the three services running, and
+a direct producer client of tenant acme."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import orjson
+import pytest
+
+from tidings.admin_ops import CreatedClient, create_client, load_directory
+from tidings.schema_registry import SchemaRegistry
+from tidings.settings import Settings, TopicSettings
+from tidings.topics import Topics
+
+from .harness import USERS, Proc
+
+
+@pytest.fixture(scope="module")
+def settings(kafka_bootstrap: str, request: pytest.FixtureRequest) -> Settings:
+    module = request.module.__name__.rsplit(".", 1)[-1]
+    return Settings(
+        bootstrap_servers=kafka_bootstrap,
+        topic_prefix=f"test.{module}.{uuid.uuid4().hex[:8]}.",
+        topics=TopicSettings(events_partitions=2, other_partitions=1),
+    )
+
+
+@pytest.fixture(scope="module")
+def seeded(settings: Settings, topics: Topics) -> Settings:
+    registry = SchemaRegistry(settings).start()
+    assert registry.wait_ready(60)
+    registry.register_bundled()
+    registry.stop()
+    load_directory(settings, [orjson.dumps(u) for u in USERS])
+    return settings
+
+
+@pytest.fixture(scope="module")
+def log_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("ops")
+
+
+@pytest.fixture(scope="module")
+def services(seeded: Settings, log_dir: Path) -> Iterator[dict[str, Proc]]:
+    """ingest, resolver and fan-out as processes; a missing service fails the test."""
+    procs = {name: Proc(name, seeded, log_dir) for name in ("ingest", "resolver", "fanout")}
+    try:
+        for proc in procs.values():
+            proc.start()
+        yield procs
+    finally:
+        for proc in procs.values():
+            proc.stop()
+
+
+@pytest.fixture(scope="module")
+def direct(seeded: Settings) -> CreatedClient:
+    return create_client(seeded, "acme", ["notifications:write"], signing_key=True)
