@@ -60,7 +60,7 @@ wait_ingest_ready() {
   alive "$run_dir/ingest.pid" || return 0
   local deadline=$((SECONDS + ${TIDINGS_STACK_READY_TIMEOUT_S:-90}))
   while [ $SECONDS -lt $deadline ]; do
-    if curl -fsS -o /dev/null "$ingest_url/readyz"; then log "ingest: ready at $ingest_url"; return 0; fi
+    if curl -fs -o /dev/null "$ingest_url/readyz"; then log "ingest: ready at $ingest_url"; return 0; fi
     alive "$run_dir/ingest.pid" || { log "ingest: exited; see $run_dir/ingest.log"; return 1; }
     sleep 0.5
   done
