@@ -75,7 +75,8 @@ class IngestProcess:
     def wait_ready(self, timeout_s: float = 90) -> None:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            assert self.proc is not None and self.proc.poll() is None, self.log_path.read_text()
+            assert self.proc is not None
+            assert self.proc.poll() is None, self.log_path.read_text()
             try:
                 if httpx.get(f"{self.url}/readyz", timeout=5).status_code == 200:
                     return

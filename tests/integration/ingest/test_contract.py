@@ -1,0 +1,60 @@
+"""Contract: schemathesis generates requests from /openapi.json; no answer is a 500 and every
+answer matches the documented status codes, content types, headers and body schemas."""
+
+from __future__ import annotations
+
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from schemathesis import GenerationMode
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from tidings.admin_ops import CreatedClient
+
+from .conftest import EXAMPLE, IngestProcess
+
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+]
+
+
+def test_api_matches_its_openapi_document(ingest: IngestProcess, acme: CreatedClient) -> None:
+    schema = schemathesis.openapi.from_url(f"{ingest.url}/openapi.json")
+    headers = {"Authorization": f"Bearer {acme.secret}"}
+    operations = [result.ok() for result in schema.get_all_operations()]
+    assert len(operations) == 4
+    # Negative cases only where there is something to break (a body, a header, a path).
+    cases = [(op, GenerationMode.POSITIVE) for op in operations] + [
+        (op, GenerationMode.NEGATIVE) for op in operations if op.path.startswith("/api/")
+    ]
+    for operation, mode in cases:
+
+        @given(case=operation.as_strategy(generation_mode=mode))
+        @settings(
+            max_examples=40, deadline=None, suppress_health_check=list(HealthCheck), database=None
+        )
+        def conforms(case: schemathesis.Case) -> None:
+            case.call_and_validate(base_url=ingest.url, headers=headers, checks=CHECKS)
+
+        conforms()
+
+
+def test_accepted_and_state_answers_match_their_documented_schemas(
+    ingest: IngestProcess, acme: CreatedClient
+) -> None:
+    schema = schemathesis.openapi.from_url(f"{ingest.url}/openapi.json")
+    with ingest.client(acme.secret) as http:
+        accepted = http.post("/api/v1/notifications", json=EXAMPLE)
+        state = http.get(accepted.headers["location"])
+    assert (accepted.status_code, state.status_code) == (202, 200)
+    schema["/api/v1/notifications"]["POST"].validate_response(accepted)
+    schema["/api/v1/notifications/{event_id}"]["GET"].validate_response(state)
