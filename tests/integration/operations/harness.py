@@ -170,11 +170,13 @@ def tidings(
 
 
 def infra(tool: str, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    # Binary Avro values are printed raw by the console consumer: decode leniently.
     return subprocess.run(
         [str(INFRA / tool), *args],
         input=stdin,
         capture_output=True,
-        text=True,
+        encoding="utf-8",
+        errors="replace",
         timeout=180,
         check=False,
     )

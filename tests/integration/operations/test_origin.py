@@ -1,0 +1,71 @@
+"""Proof of origin on the direct path: forged, unsigned or revoked records end `rejected`."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from tidings import headers as h
+from tidings.admin_ops import CreatedClient, create_client, put_client
+from tidings.codec import Codec
+from tidings.envelope import encode_event
+from tidings.kafka.producer import durable_producer, produce_sync
+from tidings.producer import NotificationProducer
+from tidings.settings import Settings
+from tidings.signing import Signer
+from tidings.topics import Topics
+
+from .harness import BODY, Proc, wait_stage
+
+
+def prepared(settings: Settings, client: CreatedClient) -> NotificationProducer:
+    assert client.signing_key is not None
+    return NotificationProducer(
+        settings,
+        tenant="acme",
+        client_id=client.client.client_id,
+        signing_key=client.signing_key,
+    )
+
+
+def write(settings: Settings, key: bytes, value: bytes, headers: h.Headers) -> None:
+    produce_sync(
+        durable_producer(settings, "forger"), Topics(settings).events.name, key, value, headers
+    )
+
+
+def test_a_record_forged_for_another_tenant_is_rejected(
+    seeded: Settings, services: dict[str, Proc], direct: CreatedClient
+) -> None:
+    assert direct.signing_key is not None
+    with prepared(seeded, direct) as p:
+        event = p.prepare(BODY)
+    forged = {**event.envelope, "tenant": "globex"}
+    value, headers = encode_event(
+        Codec(), forged, Signer(direct.client.client_id, direct.signing_key)
+    )
+    write(seeded, b"globex", value, headers)
+    state = wait_stage(seeded, "globex", event.event_id, {"rejected", "dispatched"})
+    assert (state["stage"], state["error_class"]) == ("rejected", "origin_rejected")
+
+
+def test_an_unsigned_record_is_rejected(
+    seeded: Settings, services: dict[str, Proc], direct: CreatedClient
+) -> None:
+    with prepared(seeded, direct) as p:
+        event = p.prepare(BODY)
+    unsigned = [(k, v) for k, v in event.headers if k not in (h.SIGNATURE, h.SIGNER)]
+    write(seeded, event.key, event.value, unsigned)
+    state = wait_stage(seeded, "acme", event.event_id, {"rejected", "dispatched"})
+    assert state["stage"] == "rejected"
+
+
+def test_a_record_signed_by_a_revoked_client_is_rejected(
+    seeded: Settings, services: dict[str, Proc]
+) -> None:
+    revoked = create_client(seeded, "acme", ["notifications:write"], signing_key=True)
+    put_client(seeded, replace(revoked.client, revoked=True))
+    with prepared(seeded, revoked) as p:
+        event_id = p.send(BODY)
+        assert p.flush()[0].acknowledged
+    state = wait_stage(seeded, "acme", event_id, {"rejected", "dispatched"})
+    assert state["stage"] == "rejected"
