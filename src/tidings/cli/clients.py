@@ -1,0 +1,146 @@
+"""``tidings clients create|revoke|list``: API credentials in the compacted clients topic.
+
+The secret (and a direct producer's signing key) is printed once, at creation; the topic
+keeps only its hash. Revoking writes the client again with ``revoked: true``; every service
+tailing the topic refuses it within seconds, no restart needed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import typer
+
+from tidings.admin_ops import create_client, put_client
+from tidings.cli import output
+from tidings.clients import SCOPES, ApiClient, ClientRegistry
+from tidings.codec import Codec
+from tidings.errors import NotFound, Unavailable
+from tidings.settings import Settings
+from tidings.views import clients_view
+
+app = typer.Typer(help="Create, revoke and list API clients.", no_args_is_help=True)
+TimeoutOption = typer.Option(30.0, "--timeout", help="Seconds to wait for the broker.")
+ScopeOption = typer.Option(..., "--scope", help=f"Repeatable: {', '.join(SCOPES)}.")
+EventTypeOption = typer.Option(
+    [], "--event-type", help="Repeatable fnmatch pattern of allowed types (default: all)."
+)
+
+
+@contextmanager
+def registry(settings: Settings, timeout_s: float) -> Iterator[ClientRegistry]:
+    """The clients topic replayed into a registry."""
+    clients = ClientRegistry()
+    view = clients_view(settings, Codec(settings.schemas_dir), clients).start()
+    try:
+        if not view.wait_ready(timeout_s):
+            raise Unavailable(f"could not read {settings.topic_prefix}clients in {timeout_s}s")
+        yield clients
+    finally:
+        view.stop()
+
+
+def client_json(client: ApiClient) -> dict[str, Any]:
+    """What may be shown of a client: never the secret hash."""
+    return {
+        "client_id": client.client_id,
+        "tenant": client.tenant,
+        "scopes": list(client.scopes),
+        "event_types": list(client.event_types),
+        "rate_per_second": client.rate_per_second,
+        "burst": client.burst,
+        "signing": client.public_key is not None,
+        "revoked": client.revoked,
+    }
+
+
+@app.command()
+def create(
+    tenant: str = typer.Option(..., "--tenant", help="The one tenant this client acts for."),
+    scope: list[str] = ScopeOption,
+    event_type: list[str] = EventTypeOption,
+    rate: float | None = typer.Option(None, "--rate", min=0.001, help="Requests per second."),
+    burst: int | None = typer.Option(None, "--burst", min=1, help="Burst above the rate."),
+    signing_key: bool = typer.Option(
+        False, "--signing-key", help="Also create an Ed25519 key for direct Kafka producers."
+    ),
+    as_json: bool = output.JsonOption,
+) -> None:
+    """Create a credential; its secret is printed now and never again."""
+    settings = output.settings()
+    with output.errors_as_exit_codes():
+        created = create_client(
+            settings,
+            tenant,
+            scope,
+            event_types=event_type,
+            rate_per_second=rate,
+            burst=burst,
+            signing_key=signing_key,
+        )
+    if as_json:
+        output.print_json(created.as_dict())
+        return
+    output.out.print(f"client_id: {created.client.client_id}", highlight=False)
+    output.out.print(f"tenant:    {tenant}", highlight=False)
+    output.out.print(f"scopes:    {', '.join(created.client.scopes)}", highlight=False)
+    output.out.print(f"secret:    {created.secret}", highlight=False, markup=False)
+    if created.signing_key is not None:
+        output.out.print(f"signing_key: {created.signing_key}", highlight=False, markup=False)
+    output.err.print("The secret is shown once; store it now.")
+
+
+@app.command()
+def revoke(
+    client_id: str = typer.Argument(..., help="The client to revoke."),
+    timeout: float = TimeoutOption,
+    as_json: bool = output.JsonOption,
+) -> None:
+    """Revoke a client: refused by every service within seconds, without a restart."""
+    settings = output.settings()
+    with output.errors_as_exit_codes():
+        with registry(settings, timeout) as clients:
+            current = clients.get(client_id)
+        if current is None:
+            raise NotFound(f"no client {client_id!r}")
+        revoked = dataclasses.replace(current, revoked=True)
+        put_client(settings, revoked)
+    if as_json:
+        output.print_json(client_json(revoked))
+    else:
+        output.out.print(f"revoked {client_id}", highlight=False)
+
+
+@app.command("list")
+def list_(
+    tenant: str | None = typer.Option(None, "--tenant", help="Only this tenant's clients."),
+    timeout: float = TimeoutOption,
+    as_json: bool = output.JsonOption,
+) -> None:
+    """Every client (secrets are never shown; they are not stored)."""
+    settings = output.settings()
+    with output.errors_as_exit_codes(), registry(settings, timeout) as clients:
+        found = [c for c in clients.all() if tenant is None or c.tenant == tenant]
+    rows = [client_json(c) for c in found]
+    if as_json:
+        output.print_json(rows)
+        return
+    output.print_table(
+        "clients",
+        ["client_id", "tenant", "scopes", "event_types", "rate", "burst", "revoked"],
+        [
+            (
+                r["client_id"],
+                r["tenant"],
+                " ".join(r["scopes"]),
+                " ".join(r["event_types"]) or "*",
+                r["rate_per_second"],
+                r["burst"],
+                r["revoked"],
+            )
+            for r in rows
+        ],
+    )

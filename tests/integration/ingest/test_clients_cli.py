@@ -1,0 +1,87 @@
+"""``tidings clients create|list|revoke`` as an operator runs it, checked through ingest."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from typing import Any
+
+from .conftest import BIN, EXAMPLE, IngestProcess, wait_visible
+
+URL = "/api/v1/notifications"
+
+
+def tidings(ingest: IngestProcess, *args: str) -> Any:
+    env = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": ingest.settings.bootstrap_servers,
+        "TIDINGS_TOPIC_PREFIX": ingest.settings.topic_prefix,
+    }
+    done = subprocess.run(
+        [str(BIN / "tidings"), "clients", *args, "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    return json.loads(done.stdout)
+
+
+def test_created_client_can_post_and_its_secret_is_printed_once(ingest: IngestProcess) -> None:
+    created = tidings(
+        ingest,
+        "create",
+        "--tenant",
+        "acme",
+        "--scope",
+        "notifications:write",
+        "--scope",
+        "notifications:read",
+        "--rate",
+        "20",
+        "--burst",
+        "40",
+    )
+    assert {"client_id", "secret", "tenant", "scopes"} <= set(created)
+    assert created["scopes"] == ["notifications:write", "notifications:read"]
+    wait_visible(ingest, created["secret"])
+    with ingest.client(created["secret"]) as http:
+        r = http.post(URL, json=EXAMPLE)
+    assert r.status_code == 202
+    assert r.headers["ratelimit-policy"] == '"burst";q=40;w=2'
+    listed = tidings(ingest, "list", "--tenant", "acme")
+    mine = [c for c in listed if c["client_id"] == created["client_id"]]
+    assert len(mine) == 1
+    assert created["secret"] not in json.dumps(listed)
+
+
+def test_signing_key_option_prints_a_key_for_direct_producers(ingest: IngestProcess) -> None:
+    created = tidings(
+        ingest,
+        "create",
+        "--tenant",
+        "acme",
+        "--scope",
+        "notifications:write",
+        "--signing-key",
+        "--event-type",
+        "content.*",
+    )
+    assert created["signing_key"]
+    assert created["public_key"]
+    assert created["event_types"] == ["content.*"]
+
+
+def test_revoked_client_is_refused_by_the_running_service(ingest: IngestProcess) -> None:
+    created = tidings(ingest, "create", "--tenant", "acme", "--scope", "notifications:write")
+    wait_visible(ingest, created["secret"])
+    revoked = tidings(ingest, "revoke", created["client_id"])
+    assert revoked["revoked"] is True
+    deadline = time.monotonic() + 10
+    with ingest.client(created["secret"]) as http:
+        while http.post(URL, json=EXAMPLE).status_code != 401:
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
