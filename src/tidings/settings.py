@@ -76,7 +76,8 @@ class ProcessingSettings(BaseModel):
     fanout_port: int = 9182
     instance_id: str = "0"
     resolver_batch: int = 200
-    fanout_batch: int = 4
+    fanout_batch: int = 100
+    max_records_per_transaction: int = 5_000
     restore_timeout_s: float = 120.0
     # Test hook: event type -> how many of its attempts fail transiently (docs/processing.md).
     faults: dict[str, int] = Field(default_factory=dict)

@@ -46,6 +46,7 @@ class TransactionalLoop:
         p = settings.processing
         self._service, self._inputs, self._handler = service, inputs, handler
         self._metrics, self._batch = metrics, batch
+        self._max_records = p.max_records_per_transaction
         self._timeout_s = settings.kafka.transaction_timeout_ms / 1000
         self._poll_s = max(0.05, p.commit_interval_ms / 1000)
         conf = consumer_config(
@@ -127,6 +128,10 @@ class TransactionalLoop:
                 first.setdefault(tp, offset)
                 if tp in deferred:
                     continue  # behind a deferred record: its partition waits as a whole
+                if out.total >= self._max_records:
+                    # Transaction is big enough (a large audience): the rest comes next time.
+                    deferred[tp] = (offset, 0)
+                    continue
                 try:
                     self._handler.handle(msg, out)
                 except Defer as d:

@@ -25,6 +25,7 @@ class Outbox:
     def __init__(self, producer: Producer) -> None:
         self._producer = producer
         self.produced: Counter[str] = Counter()
+        self.total = 0
         self.transitions: Counter[str] = Counter()
         self.retries = 0
         self.dead_letters: Counter[str] = Counter()
@@ -50,3 +51,4 @@ class Outbox:
                 self._producer.poll(0.05)
         self._producer.poll(0)
         self.produced[topic] += 1
+        self.total += 1
