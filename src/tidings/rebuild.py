@@ -84,11 +84,11 @@ def derive(e: Evidence, channels: set[str]) -> dict[str, Any]:
     if e.dead is not None:
         attempts = e.dead.get("attempts") or []
         if e.dead["outcome"] == "rejected":
+            # As the resolver writes it: a refused record's type is not trusted, so not kept.
             return state_record(
                 ev["event_id"],
                 ev["tenant"],
                 Stage.REJECTED,
-                **base,
                 error_class=e.dead["error_class"],
                 detail=e.dead["detail"][:300],
                 at=e.dead_at,
