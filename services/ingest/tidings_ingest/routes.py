@@ -49,7 +49,6 @@ async def _api(request: Request, route: str, scope: str, inner: Inner) -> Respon
         client.require_scope(scope)
         response = await inner(request, client, rt)
         response.headers.update(headers)
-        response.headers["X-Request-ID"] = request_id
     except TidingsError as exc:
         code = exc.code if exc.status < 500 or exc.status == 503 else "internal_error"
         if code == "internal_error":
@@ -61,6 +60,7 @@ async def _api(request: Request, route: str, scope: str, inner: Inner) -> Respon
         log.exception("internal_error", request_id=request_id, route=route)
         rt.metrics.rejected.labels("internal_error").inc()
         response = internal_error(request_id, headers)
+    response.headers["X-Request-ID"] = request_id
     rt.metrics.requests.labels(route, request.method, str(response.status_code)).inc()
     rt.metrics.latency.labels(route).observe(time.perf_counter() - started)
     return response
