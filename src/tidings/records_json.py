@@ -23,7 +23,7 @@ import orjson
 
 from tidings import headers as h
 from tidings.codec import CONTENT_TYPE_BINARY, CONTENT_TYPE_JSON, Codec
-from tidings.errors import MalformedRequest, TidingsError
+from tidings.errors import CodecError, MalformedRequest, TidingsError
 from tidings.scan import RawRecord
 
 HEADER_SEPARATOR, HEADER_KEY_SEPARATOR, FIELD_SEPARATOR = ",", ":", "\t"
@@ -116,7 +116,7 @@ def parse_line(line: str, codec: Codec, name: str) -> LineRecord:
                 if HEADER_KEY_SEPARATOR in part
             )
         value = codec.encode(name, record)
-    except (ValueError, KeyError, TypeError, orjson.JSONDecodeError) as exc:
+    except (ValueError, KeyError, TypeError, orjson.JSONDecodeError, CodecError) as exc:
         raise MalformedRequest(f"not a {name} record line") from exc
     headers[h.CONTENT_TYPE] = CONTENT_TYPE_BINARY
     return LineRecord(key, value, [(k, v.encode()) for k, v in headers.items()], record)
