@@ -81,6 +81,8 @@ class ProcessingSettings(BaseModel):
     restore_timeout_s: float = 120.0
     # Test hook: event type -> how many of its attempts fail transiently (docs/processing.md).
     faults: dict[str, int] = Field(default_factory=dict)
+    # Test hook: milliseconds each record takes, so a frozen instance holds an open transaction.
+    slow_ms: int = 0
 
 
 class Settings(BaseSettings):

@@ -47,6 +47,7 @@ class TransactionalLoop:
         self._service, self._inputs, self._handler = service, inputs, handler
         self._metrics, self._batch = metrics, batch
         self._max_records = p.max_records_per_transaction
+        self._slow_s = p.slow_ms / 1000  # test hook (docs/processing.md)
         self._timeout_s = settings.kafka.transaction_timeout_ms / 1000
         self._poll_s = max(0.05, p.commit_interval_ms / 1000)
         conf = consumer_config(
@@ -132,6 +133,8 @@ class TransactionalLoop:
                     # Transaction is big enough (a large audience): the rest comes next time.
                     deferred[tp] = (offset, 0)
                     continue
+                if self._slow_s:
+                    time.sleep(self._slow_s)
                 try:
                     self._handler.handle(msg, out)
                 except Defer as d:

@@ -114,6 +114,14 @@ class Service:
             except subprocess.TimeoutExpired:
                 self.kill()
 
+    def peak_rss_mb(self) -> float:
+        """The process's peak resident memory (VmHWM) so far."""
+        assert self.proc is not None
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+        return 0.0
+
     def tail(self, lines: int = 30) -> str:
         text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
         return "\n".join(text.splitlines()[-lines:])
