@@ -63,9 +63,12 @@ class Service:
     ) -> None:
         self.name, self.instance = name, instance
         self.port = free_port()
-        self.env = service_env(
-            settings, instance, TIDINGS_PROCESSING__METRICS_PORT=str(self.port), **env
-        )
+        # One free port per process: the health/metrics port, or ingest's HTTP port.
+        ports = {
+            "TIDINGS_PROCESSING__METRICS_PORT": str(self.port),
+            "TIDINGS_INGEST__PORT": str(self.port),
+        }
+        self.env = service_env(settings, instance, **{**ports, **env})
         self.log_path = log_dir / f"{name}-{instance}.log"
         self.proc: subprocess.Popen[bytes] | None = None
 
