@@ -89,8 +89,13 @@ class Runtime:
             if self.clients.get(self.signer.client_id) is not None:
                 self._identity_ready.set()
                 log.info("identity_registered", signer=self.signer.client_id)
-                return
+                break
             self._stop.wait(0.05)
+        # Keys past their window are dropped from memory; the topic's retention drops them there.
+        while not self._stop.wait(60.0):
+            purged = self.idempotency.purge_expired()
+            if purged:
+                log.info("idempotency_keys_expired", count=purged)
 
     def pending(self) -> list[str]:
         """What is not ready yet (empty when ready)."""
