@@ -8,7 +8,11 @@ from tidings.cli import output
 from tidings.codec import Codec
 from tidings.trace import trace as trace_event
 
-app = typer.Typer(help="Follow one event through every topic.")
+app = typer.Typer(
+    help="Follow one event through every topic.",
+    # A single command on a group: options may follow the EVENT_ID argument.
+    context_settings={"allow_interspersed_args": True},
+)
 
 EventIdArg = typer.Argument(..., help="The event id (as returned by the API or the library).")
 TenantOption = typer.Option(None, "--tenant", help="Read only this tenant's partitions (faster).")

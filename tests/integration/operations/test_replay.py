@@ -98,3 +98,21 @@ def test_every_replay_writes_an_audit_record(seeded: Settings, run: list[Ack]) -
     ]
     mine = next(a for a in audits if a["replay_id"] == report["replay_id"])
     assert (mine["started_by"], mine["selected"], mine["dry_run"]) == ("ops@test", EVENTS, True)
+
+
+def test_trace_shows_the_event_its_states_in_order_and_its_deliveries(
+    seeded: Settings, run: list[Ack]
+) -> None:
+    event_id = run[-1].event_id
+    done = tidings(seeded, "trace", event_id, "--json")
+    assert done.returncode == 0, done.stderr
+    found = json.loads(done.stdout)
+    stages = [s["value"]["stage"] for s in found["states"] if s["value"]["replay_id"] is None]
+    assert stages[0] == "accepted"
+    assert stages[-1] == "dispatched"
+    assert {d["value"]["event_id"] for d in found["deliveries"]} == {event_id}
+    assert len(found["deliveries"]) >= 3
+
+
+def test_trace_of_an_unknown_event_exits_1(seeded: Settings, run: list[Ack]) -> None:
+    assert tidings(seeded, "trace", "00000000-0000-0000-0000-000000000000").returncode == 1
