@@ -3,6 +3,9 @@
 #
 #   infra/kafka.sh fetch              copy the Kafka jars into infra/kafka/lib (cached)
 #   infra/kafka.sh start [--nodes 3]  format storage if new, start, wait until it answers
+#   infra/kafka.sh start --name solo --port 29092
+#                                     a separate, killable single node (controller on port+1)
+#   infra/kafka.sh stop-node|start-node NAME N   one node (single 1, trio 1..3, solo 1)
 #   infra/kafka.sh stop               stop every node this checkout started (TERM, then KILL)
 #   infra/kafka.sh status             print the running nodes
 #   infra/kafka.sh wipe               stop, then delete the data directories
@@ -98,14 +101,21 @@ wait_ready() {  # bootstrap seconds: the broker answers a metadata request
 }
 
 start() {
-  local nodes=1
-  if [ "${1:-}" = "--nodes" ]; then nodes="$2"; fi
+  local nodes=1 name=single port=9092
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      --nodes) nodes="$2"; shift 2 ;;
+      --name) name="$2"; shift 2 ;;  # a named single node, e.g. a broker a fault test may kill
+      --port) port="$2"; shift 2 ;;
+      *) echo "kafka: unknown option $1" >&2; exit 2 ;;
+    esac
+  done
   fetch
   if [ "$nodes" = 1 ]; then
-    write_config single 1 1 9092 9093 "1@127.0.0.1:9093"
-    start_node single 1
-    wait_port 9092 60 && wait_ready 127.0.0.1:9092 90 || { echo "kafka: did not start; see $(node_dir single 1)/server.log" >&2; exit 1; }
-    echo "kafka: ready on 127.0.0.1:9092" >&2
+    write_config "$name" 1 1 "$port" $((port + 1)) "1@127.0.0.1:$((port + 1))"
+    start_node "$name" 1
+    wait_port "$port" 60 && wait_ready "127.0.0.1:$port" 90 || { echo "kafka: did not start; see $(node_dir "$name" 1)/server.log" >&2; exit 1; }
+    echo "kafka: ready on 127.0.0.1:$port" >&2
   else
     local voters="1@127.0.0.1:19093,2@127.0.0.1:19095,3@127.0.0.1:19097"
     for i in 1 2 3; do
@@ -149,5 +159,5 @@ case "${1:-}" in
   start-node) fetch; start_node "$2" "$3" ;;
   status) status ;;
   wipe) stop; rm -rf "$var/kafka" ;;
-  *) sed -n '2,13p' "$0"; exit 2 ;;
+  *) sed -n '2,16p' "$0"; exit 2 ;;
 esac

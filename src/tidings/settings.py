@@ -60,6 +60,8 @@ class IngestSettings(BaseModel):
     batch_linger_ms: int = 2
     batch_max: int = 500
     shutdown_grace_s: float = 15.0
+    # Test hook: hold every 202 this long after the commit (a crash lands between ack and answer).
+    answer_delay_ms: int = 0
 
 
 class ProcessingSettings(BaseModel):

@@ -7,6 +7,7 @@ payload size, schema and recipients (413 / 422), then one committed transaction 
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -112,6 +113,8 @@ class Notifications:
             rt.metrics.produce.observe(time.perf_counter() - started)
             rt.metrics.accepted.labels(tenant).inc()
             rt.states.apply(state)  # read-your-writes on this replica
+            if rt.settings.ingest.answer_delay_ms:  # test hook: widen the ack-to-answer window
+                await asyncio.sleep(rt.settings.ingest.answer_delay_ms / 1000)
             return Answer(202, body, event_id)
         finally:
             if key is not None:
