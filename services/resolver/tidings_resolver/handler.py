@@ -27,7 +27,7 @@ from tidings.processing.deadletter import (
 from tidings.processing.outbox import Defer, Outbox
 from tidings.processing.stateful import StatefulHandler
 from tidings.settings import Settings
-from tidings.state import Stage, now_ms, state_record
+from tidings.state import TERMINAL, Stage, now_ms, state_record
 from tidings.topics import event_key
 from tidings_resolver.inbound import InboundEvent, Invalid, read_event
 from tidings_resolver.output import event_state, write_resolution
@@ -265,9 +265,11 @@ class ResolverHandler(StatefulHandler):
         original: Original,
         past: list[dict[str, Any]],
     ) -> None:
-        # Only an unknown id gets a `rejected` state: an unproven record must not overwrite
-        # the state of someone else's event that happens to carry the same id.
-        if inv.event_id and inv.tenant and self._current(inv.tenant, inv.event_id) is None:
+        # An unproven record gets a `rejected` state only for an unknown id: it must not
+        # overwrite the state of someone else's event that happens to carry the same id.
+        current = self._current(inv.tenant, inv.event_id) if inv.event_id and inv.tenant else None
+        known_ours = inv.proven and current is not None and current["stage"] not in TERMINAL
+        if inv.event_id and inv.tenant and (current is None or known_ours):
             self._writes.state(
                 out,
                 state_record(

@@ -29,11 +29,18 @@ class Invalid(Exception):
     """A permanent refusal: state ``rejected`` (when the record names an event) + dead letter."""
 
     def __init__(
-        self, error_class: str, detail: str, event_id: str | None, tenant: str | None
+        self,
+        error_class: str,
+        detail: str,
+        event_id: str | None,
+        tenant: str | None,
+        *,
+        proven: bool = False,
     ) -> None:
         super().__init__(f"{error_class}: {detail}")
         self.error_class, self.detail = error_class, detail
         self.event_id, self.tenant = event_id, tenant
+        self.proven = proven  # origin verified: the event is who it says it is
 
 
 @dataclass(frozen=True)
@@ -101,10 +108,10 @@ def read_event(
         rules = parse_stored_rules(event["recipients"]["rules"])
     except orjson.JSONDecodeError:
         raise Invalid(
-            "schema_validation_failed", "payload is not JSON", event_id, key_tenant
+            "schema_validation_failed", "payload is not JSON", event_id, key_tenant, proven=True
         ) from None
     except TidingsError as exc:
         fields = "; ".join(f"{e.path}: {e.message}" for e in exc.errors)
         detail = f"{exc.detail} ({fields})" if fields else exc.detail
-        raise Invalid(exc.code, detail, event_id, key_tenant) from None
+        raise Invalid(exc.code, detail, event_id, key_tenant, proven=True) from None
     return InboundEvent(event, rules)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -35,19 +35,25 @@ def log_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("services")
 
 
-ServiceFactory = Callable[..., Service]
+class ServiceFactory:
+    """Starts service processes; every one started is stopped at the end of the module."""
+
+    def __init__(self, settings: Settings, log_dir: Path) -> None:
+        self.settings, self.log_dir = settings, log_dir
+        self.started: list[Service] = []
+
+    def __call__(self, name: str, instance: str = "0", **env: str) -> Service:
+        service = Service(name, self.settings, self.log_dir, instance, **env).start()
+        self.started.append(service)
+        return service
+
+    def stop_all(self) -> None:
+        for service in self.started:
+            service.stop()
 
 
 @pytest.fixture(scope="module")
 def start_service(settings: Settings, log_dir: Path) -> Iterator[ServiceFactory]:
-    """Start a service process; every one started is stopped at the end of the module."""
-    started: list[Service] = []
-
-    def start(name: str, instance: str = "0", **env: str) -> Service:
-        service = Service(name, settings, log_dir, instance, **env).start()
-        started.append(service)
-        return service
-
-    yield start
-    for service in started:
-        service.stop()
+    factory = ServiceFactory(settings, log_dir)
+    yield factory
+    factory.stop_all()

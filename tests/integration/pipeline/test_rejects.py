@@ -64,6 +64,11 @@ def sent(pipeline: Topics, settings: Settings, start_service: ServiceFactory) ->
 
 
 @pytest.fixture(scope="module")
+def resolver_metrics(states: dict[str, Any], start_service: ServiceFactory) -> str:
+    return start_service.started[0].metrics()
+
+
+@pytest.fixture(scope="module")
 def states(sent: dict[str, str], settings: Settings) -> dict[str, dict[str, Any]]:
     return wait_states(settings, sent.values(), ENDED)
 
@@ -109,3 +114,15 @@ def test_avro_json_encoded_event_is_processed_like_binary(
     sent: dict[str, str], states: dict[str, Any]
 ) -> None:
     assert states[sent["avro_json"]]["stage"] == "dispatched"
+
+
+def test_metrics_count_rejections_dead_letters_and_commits(resolver_metrics: str) -> None:
+    lines = resolver_metrics.splitlines()
+
+    def value(prefix: str) -> float:
+        return sum(float(line.rsplit(" ", 1)[1]) for line in lines if line.startswith(prefix))
+
+    assert value('tidings_state_transitions_total{service="resolver",stage="rejected"}') >= 4
+    assert value('tidings_dead_letters_total{outcome="rejected",service="resolver"}') >= 4
+    assert value('tidings_consumed_total{service="resolver"') >= 6
+    assert value('tidings_transactions_committed_total{service="resolver"}') >= 1

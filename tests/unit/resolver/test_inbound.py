@@ -1,0 +1,83 @@
+"""The resolver's checks of a record read straight off the events topic (no broker)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tidings import headers as h
+from tidings.clients import ApiClient, ClientRegistry
+from tidings.codec import CONTENT_TYPE_JSON, Codec
+from tidings.envelope import build_envelope, encode_event, parse_request, validate_request
+from tidings.payload_schemas import PayloadSchemas, bundled_payload_schemas
+from tidings.settings import LimitSettings
+from tidings.signing import Signer, generate_private_key
+from tidings_resolver.inbound import Invalid, read_event
+
+CODEC = Codec()
+SCHEMAS = PayloadSchemas(bundled_payload_schemas())
+SIGNER = Signer("p1", generate_private_key())
+
+
+def clients() -> ClientRegistry:
+    registry = ClientRegistry()
+    registry.put(
+        ApiClient("p1", "acme", "h", ("notifications:write",), public_key=SIGNER.public_key)
+    )
+    return registry
+
+
+def envelope(**override: Any) -> dict[str, Any]:
+    request = parse_request(
+        {"type": "content.approved", "recipients": {"users": ["u"]}, "payload": {"content_id": "x"}}
+    )
+    validated = validate_request(request, "acme", SCHEMAS, LimitSettings())
+    built = build_envelope(validated, tenant="acme", client_id="p1", idempotency_key=None)
+    return {**built, **override}
+
+
+def read(key: bytes, value: bytes, headers: dict[str, bytes]) -> Any:
+    return read_event(key, value, headers, CODEC, clients(), SCHEMAS)
+
+
+def signed(env: dict[str, Any]) -> tuple[bytes, dict[str, bytes]]:
+    value, headers = encode_event(CODEC, env, SIGNER)
+    return value, {k: v if isinstance(v, bytes) else str(v).encode() for k, v in headers}
+
+
+def test_signed_event_is_accepted() -> None:
+    env = envelope()
+    assert read(b"acme", *signed(env)).event_id == env["event_id"]
+
+
+def test_avro_json_event_is_verified_against_its_canonical_binary() -> None:
+    env = envelope()
+    _, headers = signed(env)
+    headers[h.CONTENT_TYPE] = CONTENT_TYPE_JSON.encode()
+    assert read(b"acme", CODEC.encode_json("event", env), headers).tenant == "acme"
+
+
+def test_garbage_is_refused_with_the_header_event_id() -> None:
+    event_id = "0b7c9a3e-1d2f-4e5a-8b6c-7d8e9f0a1b2c"
+    with pytest.raises(Invalid) as exc:
+        read(b"acme", b"\x00junk", {h.EVENT_ID: event_id.encode()})
+    assert (exc.value.error_class, exc.value.event_id, exc.value.proven) == (
+        "corrupt_record",
+        event_id,
+        False,
+    )
+
+
+def test_wrong_tenant_key_fails_origin() -> None:
+    with pytest.raises(Invalid) as exc:
+        read(b"globex", *signed(envelope()))
+    assert exc.value.error_class == "origin_rejected"
+    assert exc.value.tenant == "globex"
+
+
+def test_payload_failing_its_schema_is_refused_after_origin_is_proven() -> None:
+    with pytest.raises(Invalid) as exc:
+        read(b"acme", *signed(envelope(payload='{"nope": 1}')))
+    assert exc.value.error_class == "schema_validation_failed"
+    assert exc.value.proven
