@@ -26,6 +26,7 @@ SERVICES=(
 PROVISION=(
   "tidings topics ensure"
   "tidings schemas register --bundled"
+  "tidings demo seed --out $run_dir/demo.json --url $ingest_url"
 )
 
 log() { echo "stack: $*" >&2; }
@@ -86,6 +87,7 @@ up() {
   done
   wait_ingest_ready
   log "up"
+  usage_hint >&2
 }
 
 stop_pidfile() {  # TERM the process group, wait, then KILL; return once it is gone
@@ -119,7 +121,12 @@ usage_hint() {
   echo "Read records with their headers:"
   echo "  infra/bin/kafka-console-consumer --bootstrap-server ${KAFKA_BOOTSTRAP_SERVERS:-127.0.0.1:9092} \\"
   echo "    --topic ${TIDINGS_TOPIC_PREFIX:-tidings.}schemas --from-beginning --property print.headers=true"
-  echo "Logs: $run_dir/*.log — Ctrl-C stops everything."
+  if [ -f "$run_dir/demo.json" ]; then
+    echo "Post the design-card example as the demo tenant's client:"
+    "$bin/python" -c 'import json,sys; print("  " + json.load(open(sys.argv[1]))["curl"])' "$run_dir/demo.json"
+    echo "Then GET the Location it answers with the same Authorization header."
+  fi
+  echo "Logs: $run_dir/*.log — stop everything with 'make down' (or Ctrl-C under 'make run')."
 }
 
 run() {
@@ -127,7 +134,6 @@ run() {
   trap 'trap - INT TERM EXIT; [ -z "$tail_pid" ] || kill "$tail_pid" 2>/dev/null; echo; down' \
     INT TERM EXIT
   up
-  usage_hint
   touch "$run_dir/provision.log"
   tail -n 0 -F "$run_dir"/*.log &
   tail_pid=$!

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from tidings.cli import clients, directory, events, replay, schemas, state, topics, trace
+from tidings.cli import clients, demo, directory, events, replay, schemas, state, topics, trace
 
 app = typer.Typer(
     name="tidings",
@@ -20,6 +20,7 @@ app.add_typer(replay.app, name="replay")
 app.add_typer(state.app, name="state")
 app.add_typer(directory.app, name="directory")
 app.add_typer(clients.app, name="clients")
+app.add_typer(demo.app, name="demo")
 
 
 def main() -> None:
