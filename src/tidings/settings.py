@@ -14,7 +14,6 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class KafkaSettings(BaseModel):
-    bootstrap_servers: str = "127.0.0.1:9092"
     client_id: str = "tidings"
     request_timeout_ms: int = 10_000
     # A produce that has not been acknowledged by then is answered 503 (outcome unknown).
