@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from typing import Any
 
@@ -149,3 +150,17 @@ def test_zero_recipients_end_dispatched_with_the_reasons(
 def test_muted_channel_is_dropped(acme: DirectProducer, settings: Settings) -> None:
     _, sent = run(acme, settings, users=["u3"])
     assert set(sent) == {("u3", "in_app"), ("u3", "sms")}
+
+
+def test_directory_change_is_seen_at_processing_time(
+    acme: DirectProducer, settings: Settings
+) -> None:
+    before, _ = run(acme, settings, users=["u1"])
+    load_users(settings, [user("acme", "u7", roles=["late"])])
+    deadline = time.monotonic() + 30
+    while True:  # the resolver's view applies the new entry within its poll interval
+        state, sent = run(acme, settings, roles=["late"])
+        if sent or time.monotonic() > deadline:
+            break
+    assert set(sent) == {("u7", "email"), ("u7", "in_app"), ("u7", "sms")}
+    assert state["directory_offset"] > before["directory_offset"]
