@@ -16,24 +16,37 @@ from bench.harness import Result
 def machine() -> dict[str, Any]:
     return {
         "cores": os.cpu_count(),
+        "load_avg_1m": round(os.getloadavg()[0], 2),
         "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
         "python": platform.python_version(),
         "platform": platform.platform(),
     }
 
 
+Targets = dict[str, tuple[float, bool]]  # name: (bound, at_least)
+
+
 def write(
-    results: list[Result], ratios: dict[str, float | None], out_dir: Path, *, quick: bool
+    results: list[Result],
+    ratios: dict[str, float | None],
+    out_dir: Path,
+    *,
+    quick: bool,
+    targets: Targets | None = None,
+    elapsed_s: float = 0.0,
 ) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     payload = {
         "machine": machine(),
         "quick": quick,
+        "elapsed_s": round(elapsed_s, 1),
         "results": [r.as_dict() for r in results],
         "ratios": ratios,
     }
     (out_dir / "latest.json").write_text(json.dumps(payload, indent=2) + "\n")
-    (out_dir / "latest.md").write_text(markdown(results, ratios, payload["machine"]))
+    (out_dir / "latest.md").write_text(
+        markdown(results, ratios, payload["machine"], targets or {}, quick, elapsed_s)
+    )
     chart(results, out_dir / "latest.png")
 
 
@@ -41,11 +54,27 @@ def _fmt(value: object) -> str:
     return "-" if value is None else str(value)
 
 
-def markdown(results: list[Result], ratios: dict[str, float | None], host: dict[str, Any]) -> str:
+def _verdict(value: float | None, target: tuple[float, bool] | None) -> str:
+    if target is None or value is None:
+        return "-"
+    bound, at_least = target
+    ok = value >= bound if at_least else value <= bound
+    return f"{'≥' if at_least else '≤'} {bound}: {'holds' if ok else 'MISSED'}"
+
+
+def markdown(
+    results: list[Result],
+    ratios: dict[str, float | None],
+    host: dict[str, Any],
+    targets: Targets,
+    quick: bool,
+    elapsed_s: float,
+) -> str:
     lines = [
-        "# Tidings benchmark",
+        "# Tidings benchmark" + (" (--quick)" if quick else ""),
         "",
-        f"Machine: {host['cores']} cores, {host['memory_gib']} GiB, Python {host['python']}.",
+        f"Machine: {host['cores']} cores, {host['memory_gib']} GiB, Python {host['python']}, "
+        f"load average {host['load_avg_1m']} at the end; run took {elapsed_s:.0f} s.",
         "",
         "| scenario | what | throughput | p50 ms | p90 ms | p99 ms | errors "
         "| CPU s / peak RSS MB |",
@@ -59,8 +88,11 @@ def markdown(results: list[Result], ratios: dict[str, float | None], host: dict[
             f"| {r.scenario} | {r.label} | {r.throughput} {r.unit} | {_fmt(r.p50_ms)} | "
             f"{_fmt(r.p90_ms)} | {_fmt(r.p99_ms)} | {r.errors} | {procs or '-'} |"
         )
-    lines += ["", "| ratio | value |", "| --- | ---: |"]
-    lines += [f"| {name} | {_fmt(value)} |" for name, value in sorted(ratios.items())]
+    lines += ["", "| ratio | value | target |", "| --- | ---: | --- |"]
+    lines += [
+        f"| {name} | {_fmt(value)} | {_verdict(value, targets.get(name))} |"
+        for name, value in sorted(ratios.items())
+    ]
     return "\n".join(lines) + "\n"
 
 

@@ -1,0 +1,131 @@
+"""Open-loop HTTP load generator (wrk2 is not in Debian): requests follow a fixed schedule,
+``start + i / rate``, and each latency is measured from its *scheduled* time, so a slow
+server cannot hide its stalls by slowing the generator down (no coordinated omission).
+
+Runs in its own process. Prints one JSON summary line; with ``--ids FILE`` also writes
+``event_id<TAB>answered_unix_s`` per 202 (end-to-end latency is joined on it later).
+
+    python -m bench.openloop --url http://127.0.0.1:8080/api/v1/notifications \
+        --rate 500 --seconds 10 --token tds_...
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import re
+import time
+from collections import Counter
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from bench.harness import percentiles
+
+BODY = (
+    b'{"type": "content.approved", "recipients": {"users": ["u-1"]}, '
+    b'"payload": {"content_id": "c-1"}}'
+)
+EVENT_ID = re.compile(rb'"id":"([^"]+)"')
+
+
+class Run:
+    def __init__(self, url: str, token: str, rate: float, seconds: float, body: bytes) -> None:
+        parts = urlsplit(url)
+        self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 80
+        self.request = (
+            f"POST {parts.path} HTTP/1.1\r\nHost: {parts.netloc}\r\n"
+            f"Content-Type: application/json\r\nAuthorization: Bearer {token}\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        ).encode() + body
+        self.rate, self.total = rate, int(rate * seconds)
+        self.next = 0
+        self.latencies: list[float] = []
+        self.status: Counter[int] = Counter()
+        self.ids: list[tuple[bytes, float]] = []
+        self.failures = 0
+
+    async def _exchange(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> tuple[int, bytes, bool]:
+        writer.write(self.request)
+        head = await reader.readuntil(b"\r\n\r\n")
+        status = int(head[9:12])
+        lower = head.lower()
+        match = re.search(rb"content-length: *(\d+)", lower)
+        body = await reader.readexactly(int(match.group(1))) if match else b""
+        return status, body, b"connection: close" in lower
+
+    async def worker(self, start: float, keep_ids: bool, timeout_s: float) -> None:
+        loop = asyncio.get_running_loop()
+        conn: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
+        while self.next < self.total:
+            i = self.next
+            self.next += 1
+            scheduled = start + i / self.rate
+            delay = scheduled - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            try:
+                if conn is None:
+                    conn = await asyncio.open_connection(self.host, self.port)
+                status, body, close = await asyncio.wait_for(self._exchange(*conn), timeout_s)
+            except (OSError, asyncio.IncompleteReadError, TimeoutError, ValueError):
+                self.failures += 1
+                if conn is not None:
+                    conn[1].close()
+                conn = None
+                continue
+            done = loop.time()
+            self.latencies.append((done - scheduled) * 1000)
+            self.status[status] += 1
+            if keep_ids and status == 202 and (m := EVENT_ID.search(body)):
+                self.ids.append((m.group(1), time.time()))
+            if close:
+                conn[1].close()
+                conn = None
+        if conn is not None:
+            conn[1].close()
+
+    async def run(self, connections: int, keep_ids: bool, timeout_s: float) -> float:
+        loop = asyncio.get_running_loop()
+        start = loop.time() + 0.2
+        await asyncio.gather(*(self.worker(start, keep_ids, timeout_s) for _ in range(connections)))
+        return loop.time() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--url", required=True)
+    parser.add_argument("--token", default="none")
+    parser.add_argument("--rate", type=float, required=True)
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--connections", type=int, default=256)
+    parser.add_argument("--timeout", type=float, default=30)
+    parser.add_argument("--ids", type=Path)
+    args = parser.parse_args()
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:
+        pass
+    run = Run(args.url, args.token, args.rate, args.seconds, BODY)
+    elapsed = asyncio.run(run.run(args.connections, args.ids is not None, args.timeout))
+    if args.ids is not None:
+        args.ids.write_text("".join(f"{i.decode()}\t{t:.6f}\n" for i, t in run.ids))
+    ok = run.status.get(202, 0)
+    summary = {
+        "target_rps": args.rate,
+        "scheduled": run.total,
+        "achieved_rps": round(sum(run.status.values()) / elapsed, 1),
+        "accepted": ok,
+        "status": {str(k): v for k, v in sorted(run.status.items())},
+        "failures": run.failures,
+        **percentiles(run.latencies),
+    }
+    print(json.dumps(summary))
+
+
+if __name__ == "__main__":
+    main()
