@@ -30,14 +30,23 @@ MAX_CHUNKS = 100_000_000
 _RESOLVED_BASE = 200_000
 _DISPATCHED = 500_000_000
 _ENDED = 600_000_000
+UNPROVEN = -1
 
 
-def state_seq(stage: Stage, attempt: int = 0, chunks_done: int = 0) -> int:
+def state_seq(
+    stage: Stage, attempt: int = 0, chunks_done: int = 0, *, unproven: bool = False
+) -> int:
     """Total order of one event's states (fits Avro int):
 
     accepted < resolving(1) < retrying(1) < resolving(2) < ... < resolved(0 chunks fanned out)
     < resolved(1 chunk) < ... < dispatched, and failed/rejected above everything.
-    ``chunks_done`` lets fan-out record progress per chunk without ever moving backwards."""
+    ``chunks_done`` lets fan-out record progress per chunk without ever moving backwards.
+
+    A rejection of a record whose origin was not proven ranks *below* ``accepted``: a forger
+    who guesses a genuine event's id and gets there first must not make the genuine event
+    look done (it would then be dropped as a duplicate)."""
+    if unproven:
+        return UNPROVEN
     attempt = max(0, min(attempt, MAX_ATTEMPTS))
     match stage:
         case Stage.ACCEPTED:
@@ -77,13 +86,14 @@ def state_record(
     directory_offset: int | None = None,
     replay_id: str | None = None,
     at: int | None = None,
+    unproven: bool = False,
 ) -> dict[str, Any]:
     """The value of one state record (schema ``state``)."""
     return {
         "event_id": event_id,
         "tenant": tenant,
         "stage": stage.value,
-        "seq": state_seq(stage, attempt, chunks_done),
+        "seq": state_seq(stage, attempt, chunks_done, unproven=unproven),
         "at": at if at is not None else now_ms(),
         "type": type_,
         "recipients": recipients,

@@ -28,7 +28,11 @@ def event_key(tenant: str) -> bytes:
     return tenant.encode()
 
 
-def state_key(tenant: str, event_id: str) -> bytes:
+def state_key(tenant: str, event_id: str, replay_id: str | None = None) -> bytes:
+    """A forced redelivery is a processing of its own: its state lives beside the original's
+    (``tenant/event/replay``) and never hides or overwrites it."""
+    if replay_id:
+        return f"{tenant}/{event_id}/{replay_id}".encode()
     return f"{tenant}/{event_id}".encode()
 
 

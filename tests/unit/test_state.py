@@ -55,3 +55,10 @@ def test_public_view_exposes_no_internal_offsets() -> None:
     assert "directory_offset" not in view
     assert view["status"] == "resolved"
     assert view["recipients"] == 3
+
+
+def test_an_unproven_rejection_ranks_below_accepted() -> None:
+    forged = state_record("e", "acme", Stage.REJECTED, unproven=True)
+    accepted = state_record("e", "acme", Stage.ACCEPTED)
+    assert newer(accepted, forged)
+    assert not newer(forged, accepted)

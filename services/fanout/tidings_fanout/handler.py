@@ -41,7 +41,7 @@ class FanoutHandler(StatefulHandler):
             return
         tenant, event_id, index = chunk["tenant"], chunk["event_id"], chunk["chunk"]
         bound = log.bind(event_id=event_id, tenant=tenant, chunk=index)
-        current = self._current(tenant, event_id)
+        current = self._current(tenant, event_id, chunk.get("replay_id"))
         done, counts = 0, Counter[str]()
         if current is not None:
             if current["stage"] in TERMINAL:

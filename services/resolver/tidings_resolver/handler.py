@@ -11,6 +11,7 @@ from typing import Any
 
 from confluent_kafka import Message
 
+from tidings import headers as h
 from tidings.clients import ClientRegistry
 from tidings.codec import Codec
 from tidings.directory import Directory
@@ -27,7 +28,7 @@ from tidings.processing.deadletter import (
 from tidings.processing.outbox import Defer, Outbox
 from tidings.processing.stateful import StatefulHandler
 from tidings.settings import Settings
-from tidings.state import TERMINAL, Stage, now_ms, state_record
+from tidings.state import TERMINAL, UNPROVEN, Stage, now_ms, state_record
 from tidings.topics import event_key
 from tidings_resolver.inbound import InboundEvent, Invalid, read_event
 from tidings_resolver.output import event_state, write_resolution
@@ -91,11 +92,14 @@ class ResolverHandler(StatefulHandler):
             self._reject(msg, out, inv, original, past)
             return
         bound = log.bind(event_id=inbound.event_id, tenant=inbound.tenant, attempt=attempt)
-        current = self._current(inbound.tenant, inbound.event_id)
+        replay_id = inbound.event.get("replay_id")
+        current = self._current(inbound.tenant, inbound.event_id, replay_id)
+        if current is not None and current["seq"] == UNPROVEN:
+            current = None  # a forger's rejection under this id does not make this one done
         if attempt == 1 and current is not None and current["stage"] != Stage.ACCEPTED:
             self._duplicate(msg, out, inbound)
             return
-        if current is None:  # a direct producer's event: nobody wrote `accepted` yet
+        if current is None:  # a direct producer's event or a replay: no `accepted` yet
             self._writes.state(out, event_state(inbound.event, Stage.ACCEPTED), self._pending)
         self._writes.state(
             out, event_state(inbound.event, Stage.RESOLVING, attempt=attempt), self._pending
@@ -221,7 +225,8 @@ class ResolverHandler(StatefulHandler):
             return
         if record["not_before"] > now_ms():
             raise Defer(record["not_before"])  # the loop pauses this partition until then
-        current = self._current(record["tenant"], record["event_id"])
+        replay_id = h.text(record["original_headers"], h.REPLAY_ID)
+        current = self._current(record["tenant"], record["event_id"], replay_id)
         if (
             current is None
             or current["stage"] != Stage.RETRYING
@@ -246,7 +251,8 @@ class ResolverHandler(StatefulHandler):
             # a transaction of its own (the loop comes straight back to this record).
             raise Defer(now_ms())
         self._tail.catch_up([partition])
-        current = self.states.get(partition, inbound.tenant, inbound.event_id)
+        replay_id = inbound.event.get("replay_id")
+        current = self.states.get(partition, inbound.tenant, inbound.event_id, replay_id)
         if current is not None and current["stage"] != Stage.ACCEPTED:
             self._writes.state(out, {**current, "at": now_ms()}, self._pending)
         log.info(
@@ -278,6 +284,7 @@ class ResolverHandler(StatefulHandler):
                     Stage.REJECTED,
                     error_class=inv.error_class,
                     detail=inv.detail[:300],
+                    unproven=not inv.proven,
                 ),
                 self._pending,
             )

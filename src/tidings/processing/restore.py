@@ -108,25 +108,32 @@ class StateTail:
         self._consumer.close()
 
 
+def identity(record: StateRecord) -> tuple[str, str, str]:
+    """What one processing is: the event, and the forced redelivery it belongs to, if any."""
+    return (str(record["tenant"]), str(record["event_id"]), str(record.get("replay_id") or ""))
+
+
 class PartitionedStates:
-    """Latest state per (tenant, event id), grouped by partition so a revoked partition's
+    """Latest state per (tenant, event id, replay id), grouped by partition so a revoked partition's
     entries can be dropped. Kept as (seq, encoded record): a million events stay small, and
     a record is decoded only when an event is seen again. Never moves an event backwards."""
 
     def __init__(self, codec: Codec) -> None:
         self._codec = codec
-        self._by_partition: dict[int, dict[tuple[str, str], tuple[int, bytes]]] = {}
+        self._by_partition: dict[int, dict[tuple[str, str, str], tuple[int, bytes]]] = {}
 
     def apply(self, partition: int, record: StateRecord, value: bytes) -> None:
         table = self._by_partition.setdefault(partition, {})
-        key = (str(record["tenant"]), str(record["event_id"]))
+        key = identity(record)
         seq = int(record["seq"])
         current = table.get(key)
         if current is None or seq >= current[0]:
             table[key] = (seq, value)
 
-    def get(self, partition: int, tenant: str, event_id: str) -> StateRecord | None:
-        entry = self._by_partition.get(partition, {}).get((tenant, event_id))
+    def get(
+        self, partition: int, tenant: str, event_id: str, replay_id: str | None = None
+    ) -> StateRecord | None:
+        entry = self._by_partition.get(partition, {}).get((tenant, event_id, replay_id or ""))
         return self._codec.decode(entry[1], expect="state")[1] if entry else None
 
     def keep_only(self, partitions: Iterable[int]) -> None:

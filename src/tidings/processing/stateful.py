@@ -10,7 +10,7 @@ from confluent_kafka import Message
 from tidings.codec import Codec
 from tidings.processing.deadletter import dead_letter
 from tidings.processing.outbox import Outbox
-from tidings.processing.restore import PartitionedStates, StateTail
+from tidings.processing.restore import PartitionedStates, StateTail, identity
 from tidings.processing.writes import Applied, Writes
 from tidings.settings import Settings
 from tidings.topics import Topics
@@ -38,12 +38,15 @@ class StatefulHandler:
     def on_abort(self) -> None:
         self._pending.clear()
 
-    def _current(self, tenant: str, event_id: str) -> dict[str, Any] | None:
-        """The newest state of an event: this transaction's writes first, then committed."""
+    def _current(
+        self, tenant: str, event_id: str, replay_id: str | None = None
+    ) -> dict[str, Any] | None:
+        """The newest state of one processing: this transaction's writes first, then committed."""
+        wanted = (tenant, event_id, replay_id or "")
         for _, record, _ in reversed(self._pending):
-            if record["tenant"] == tenant and record["event_id"] == event_id:
+            if identity(record) == wanted:
                 return record
-        return self.states.get(self._writes.partition_of(tenant), tenant, event_id)
+        return self.states.get(self._writes.partition_of(tenant), tenant, event_id, replay_id)
 
     def _foreign(self, msg: Message, out: Outbox, detail: str) -> None:
         """A record that is not what its topic carries: dead-lettered, never retried."""

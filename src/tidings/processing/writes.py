@@ -29,7 +29,8 @@ class Writes:
         value = self.codec.encode("state", record)
         partition = self.partition_of(tenant)
         headers = h.to_list({h.EVENT_ID: event_id, h.TENANT: tenant})
-        out.produce(self.topics.state.name, state_key(tenant, event_id), value, headers, partition)
+        key = state_key(tenant, event_id, record.get("replay_id"))
+        out.produce(self.topics.state.name, key, value, headers, partition)
         out.transitions[record["stage"]] += 1
         pending.append((partition, record, value))
 

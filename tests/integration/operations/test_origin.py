@@ -69,3 +69,17 @@ def test_a_record_signed_by_a_revoked_client_is_rejected(
         assert p.flush()[0].acknowledged
     state = wait_stage(seeded, "acme", event_id, {"rejected", "dispatched"})
     assert state["stage"] == "rejected"
+
+
+def test_a_forger_who_claims_a_genuine_id_first_does_not_stop_the_genuine_event(
+    seeded: Settings, services: dict[str, Proc], direct: CreatedClient
+) -> None:
+    with prepared(seeded, direct) as p:
+        event = p.prepare(BODY)
+    unsigned = [(k, v) for k, v in event.headers if k not in (h.SIGNATURE, h.SIGNER)]
+    write(seeded, event.key, event.value, unsigned)
+    forged = wait_stage(seeded, "acme", event.event_id, {"rejected"})
+    assert forged["error_class"] == "origin_rejected"
+    write(seeded, event.key, event.value, event.headers)
+    state = wait_stage(seeded, "acme", event.event_id, {"dispatched"})
+    assert state["deliveries"]
