@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import secrets
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +25,10 @@ SCOPE_READ = "notifications:read"
 SCOPES = (SCOPE_WRITE, SCOPE_READ)
 SERVICE_TENANT = "*"  # only the ingest service's signing identity; never an API credential
 _DUMMY_HASH = "sha256$" + hashlib.sha256(b"no such client").hexdigest()
+
+
+# No secret hashes to this value, so a signing identity can never authenticate over HTTP.
+NO_SECRET = "none$service-identity"  # noqa: S105 - not a secret: a hash nothing matches
 
 
 def hash_secret(secret: str) -> str:
@@ -133,3 +138,16 @@ class ClientRegistry:
         if client is None or not ok or client.revoked or client.tenant == SERVICE_TENANT:
             raise Unauthenticated("missing or invalid credential")
         return client
+
+
+def service_identity(client_id: str, public_key: str) -> ApiClient:
+    """A signing identity of our own services (ingest, replay): tenant ``*``, no secret, no
+    scopes; it vouches for the authenticated client named in each event's ``source``."""
+    return ApiClient(
+        client_id=client_id,
+        tenant=SERVICE_TENANT,
+        secret_hash=NO_SECRET,
+        scopes=(),
+        public_key=public_key,
+        created_at=int(time.time() * 1000),
+    )

@@ -13,30 +13,16 @@ import time
 from dataclasses import dataclass
 
 from tidings.admin_ops import put_client
-from tidings.clients import SERVICE_TENANT, ApiClient
+from tidings.clients import service_identity
 from tidings.codec import Codec
 from tidings.settings import Settings
 from tidings.signing import Signer, generate_private_key
-
-# No secret hashes to this value, so a signing identity can never authenticate over HTTP.
-NO_SECRET = "none$service-identity"  # noqa: S105 - not a secret: a hash nothing matches
 
 
 @dataclass(frozen=True)
 class ReplaySigner:
     signer: Signer
     registered: bool  # True when this replay registered the identity itself
-
-
-def signer_record(signer: Signer) -> ApiClient:
-    return ApiClient(
-        client_id=signer.client_id,
-        tenant=SERVICE_TENANT,
-        secret_hash=NO_SECRET,
-        scopes=(),
-        public_key=signer.public_key,
-        created_at=int(time.time() * 1000),
-    )
 
 
 def replay_signer(
@@ -53,6 +39,6 @@ def replay_signer(
     if signing_key is not None:
         return ReplaySigner(Signer(signer_id or "svc.replay.operator", signing_key), False)
     signer = Signer(f"svc.replay.{replay_id}", generate_private_key())
-    put_client(settings, signer_record(signer), codec)
+    put_client(settings, service_identity(signer.client_id, signer.public_key), codec)
     time.sleep(grace_s)
     return ReplaySigner(signer, True)

@@ -11,16 +11,12 @@ stable identity.
 from __future__ import annotations
 
 import hashlib
-import time
 
 from tidings.admin_ops import put_client
-from tidings.clients import SERVICE_TENANT, ApiClient
+from tidings.clients import ApiClient, service_identity
 from tidings.codec import Codec
 from tidings.settings import Settings
 from tidings.signing import Signer, generate_private_key
-
-# No secret hashes to this value, so the identity can never authenticate over HTTP.
-_NO_SECRET = "none$service-identity"  # noqa: S105 (not a secret: a hash nothing matches)
 
 
 def service_signer(settings: Settings) -> Signer:
@@ -31,19 +27,8 @@ def service_signer(settings: Settings) -> Signer:
     return Signer(f"svc.ingest.{settings.ingest.instance_id}.{fingerprint}", private)
 
 
-def identity_record(signer: Signer) -> ApiClient:
-    return ApiClient(
-        client_id=signer.client_id,
-        tenant=SERVICE_TENANT,
-        secret_hash=_NO_SECRET,
-        scopes=(),
-        public_key=signer.public_key,
-        created_at=int(time.time() * 1000),
-    )
-
-
 def register_identity(settings: Settings, signer: Signer, codec: Codec) -> ApiClient:
     """Write the public key to the clients topic (blocking; called before ready)."""
-    record = identity_record(signer)
+    record = service_identity(signer.client_id, signer.public_key)
     put_client(settings, record, codec)
     return record

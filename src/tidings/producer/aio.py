@@ -12,48 +12,19 @@ from collections.abc import Iterable
 from types import TracebackType
 from typing import Any
 
-from tidings.codec import Codec
 from tidings.errors import TidingsError
 from tidings.kafka.producer import AsyncProducer
 from tidings.producer.acks import Ack
 from tidings.producer.prepare import PreparedEvent
-from tidings.producer.schemas import SchemaSource, build_preparer
-from tidings.producer.sync import Request
+from tidings.producer.schemas import PreparingProducer, Request
 from tidings.settings import Settings
-from tidings.topics import Topics
 
 
-class AsyncNotificationProducer:
+class AsyncNotificationProducer(PreparingProducer):
     """``await send(request)`` validates, signs, writes and returns the event's ``Ack``."""
 
-    def __init__(
-        self,
-        settings: Settings,
-        *,
-        tenant: str,
-        client_id: str,
-        signing_key: str,
-        schemas: SchemaSource = None,
-        event_types: Iterable[str] = (),
-        codec: Codec | None = None,
-        ready_timeout_s: float = 30.0,
-        **overrides: Any,
-    ) -> None:
-        self.preparer, self._registry = build_preparer(
-            settings,
-            tenant=tenant,
-            client_id=client_id,
-            signing_key=signing_key,
-            schemas=schemas,
-            event_types=event_types,
-            codec=codec,
-            ready_timeout_s=ready_timeout_s,
-        )
-        self.topic = Topics(settings).events.name
-        self._producer = AsyncProducer(settings, f"producer-{client_id}", **overrides)
-
-    def prepare(self, request: Request, idempotency_key: str | None = None) -> PreparedEvent:
-        return self.preparer.prepare(request, idempotency_key)
+    def _open(self, settings: Settings, client_suffix: str, overrides: dict[str, Any]) -> None:
+        self._producer = AsyncProducer(settings, client_suffix, **overrides)
 
     async def send(self, request: Request, *, idempotency_key: str | None = None) -> Ack:
         """Raises for a request the endpoint would refuse; otherwise the broker's answer."""
@@ -74,9 +45,7 @@ class AsyncNotificationProducer:
     async def close(self, timeout_s: float = 30.0) -> None:
         # flush blocks in librdkafka: keep the loop free while it waits.
         await asyncio.to_thread(self._producer.close, timeout_s)
-        if self._registry is not None:
-            self._registry.stop()
-            self._registry = None
+        self._stop_registry()
 
     async def __aenter__(self) -> AsyncNotificationProducer:
         return self

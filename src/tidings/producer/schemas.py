@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 from tidings.codec import Codec
+from tidings.envelope import NotificationRequest
 from tidings.errors import Unavailable
 from tidings.payload_schemas import PayloadSchemas
-from tidings.producer.prepare import EventPreparer
+from tidings.producer.prepare import EventPreparer, PreparedEvent
 from tidings.schema_registry import SchemaRegistry
 from tidings.settings import Settings
 from tidings.signing import Signer
+from tidings.topics import Topics
 
 SchemaSource = PayloadSchemas | SchemaRegistry | None
+Request = Mapping[str, Any] | NotificationRequest
 
 
 def schema_lookup(
@@ -35,26 +39,44 @@ def schema_lookup(
     return (lambda: registry.schemas), started
 
 
-def build_preparer(
-    settings: Settings,
-    *,
-    tenant: str,
-    client_id: str,
-    signing_key: str,
-    schemas: SchemaSource,
-    event_types: Iterable[str],
-    codec: Codec | None,
-    ready_timeout_s: float,
-) -> tuple[EventPreparer, SchemaRegistry | None]:
-    """What both producer flavours build first: the preparer, and a registry to stop later."""
-    codec = codec or Codec(settings.schemas_dir)
-    lookup, started = schema_lookup(settings, codec, schemas, ready_timeout_s)
-    preparer = EventPreparer(
-        tenant=tenant,
-        signer=Signer(client_id, signing_key),
-        schemas=lookup,
-        limits=settings.limits,
-        codec=codec,
-        event_types=tuple(event_types),
-    )
-    return preparer, started
+class PreparingProducer:
+    """The half both producer flavours share: validation, encoding and signing (the preparer),
+    the events topic, and the schemas registry this producer may have started. Subclasses
+    open their Kafka producer in ``_open`` with the same settings and overrides."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        tenant: str,
+        client_id: str,
+        signing_key: str,
+        schemas: SchemaSource = None,
+        event_types: Iterable[str] = (),
+        codec: Codec | None = None,
+        ready_timeout_s: float = 30.0,
+        **overrides: Any,
+    ) -> None:
+        codec = codec or Codec(settings.schemas_dir)
+        lookup, self._registry = schema_lookup(settings, codec, schemas, ready_timeout_s)
+        self.preparer = EventPreparer(
+            tenant=tenant,
+            signer=Signer(client_id, signing_key),
+            schemas=lookup,
+            limits=settings.limits,
+            codec=codec,
+            event_types=tuple(event_types),
+        )
+        self.topic = Topics(settings).events.name
+        self._open(settings, f"producer-{client_id}", overrides)
+
+    def _open(self, settings: Settings, client_suffix: str, overrides: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    def prepare(self, request: Request, idempotency_key: str | None = None) -> PreparedEvent:
+        return self.preparer.prepare(request, idempotency_key)
+
+    def _stop_registry(self) -> None:
+        if self._registry is not None:
+            self._registry.stop()
+            self._registry = None

@@ -10,62 +10,32 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from types import TracebackType
 from typing import Any
 
 from confluent_kafka import KafkaError, Message, Producer
 
-from tidings.codec import Codec
-from tidings.envelope import NotificationRequest
 from tidings.errors import Unavailable
 from tidings.kafka.config import assert_durable, producer_config
 from tidings.kafka.errors import translate_kafka_error
 from tidings.producer.acks import Ack
 from tidings.producer.prepare import PreparedEvent
-from tidings.producer.schemas import SchemaSource, build_preparer
+from tidings.producer.schemas import PreparingProducer, Request
 from tidings.settings import Settings
-from tidings.topics import Topics
 
-Request = Mapping[str, Any] | NotificationRequest
 AckCallback = Callable[[Ack], None]
 
 
-class NotificationProducer:
+class NotificationProducer(PreparingProducer):
     """Writes validated, signed events of one tenant straight to the events topic."""
 
-    def __init__(
-        self,
-        settings: Settings,
-        *,
-        tenant: str,
-        client_id: str,
-        signing_key: str,
-        schemas: SchemaSource = None,
-        event_types: Iterable[str] = (),
-        codec: Codec | None = None,
-        ready_timeout_s: float = 30.0,
-        **overrides: Any,
-    ) -> None:
-        self.preparer, self._registry = build_preparer(
-            settings,
-            tenant=tenant,
-            client_id=client_id,
-            signing_key=signing_key,
-            schemas=schemas,
-            event_types=event_types,
-            codec=codec,
-            ready_timeout_s=ready_timeout_s,
-        )
-        self.topic = Topics(settings).events.name
-        conf = {**producer_config(settings, f"producer-{client_id}"), **overrides}
+    def _open(self, settings: Settings, client_suffix: str, overrides: dict[str, Any]) -> None:
+        conf = {**producer_config(settings, client_suffix), **overrides}
         assert_durable(conf)  # idempotence, acks=all, murmur2_random: or refuse to start
         self._producer = Producer(conf)
         self._done: deque[Ack] = deque()  # appended by callbacks (run inside poll/flush)
         self._in_flight: dict[str, int] = {}  # event id -> records not yet answered
-
-    def prepare(self, request: Request, idempotency_key: str | None = None) -> PreparedEvent:
-        return self.preparer.prepare(request, idempotency_key)
 
     def send(
         self,
@@ -147,9 +117,7 @@ class NotificationProducer:
 
     def close(self, timeout_s: float = 30.0) -> list[Ack]:
         acks = self.flush(timeout_s)
-        if self._registry is not None:
-            self._registry.stop()
-            self._registry = None
+        self._stop_registry()
         return acks
 
     def __enter__(self) -> NotificationProducer:
