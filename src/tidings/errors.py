@@ -55,6 +55,13 @@ class PayloadTooLarge(TidingsError):
     code, status, title = "payload_too_large", 413, "Payload too large"
 
 
+class RequestTimeout(TidingsError):
+    """The body did not arrive within the read deadline (a slow upload holds no worker)."""
+
+    code, status, title = "request_timeout", 408, "Request timeout"
+    retriable = True
+
+
 class UnsupportedMediaType(TidingsError):
     code, status, title = "unsupported_media_type", 415, "Unsupported media type"
 

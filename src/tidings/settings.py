@@ -43,6 +43,7 @@ class LimitSettings(BaseModel):
     max_rule_nodes: int = 64
     max_rules: int = 16
     max_json_depth: int = 32
+    body_timeout_s: float = 10.0  # the whole body must arrive within this (slow uploads: 408)
 
 
 class IngestSettings(BaseModel):

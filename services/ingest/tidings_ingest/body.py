@@ -8,13 +8,14 @@ rather than guessed), and nesting bounded by ``limits.max_json_depth``.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
 import orjson
 from starlette.requests import Request
 
-from tidings.errors import MalformedRequest, PayloadTooLarge, UnsupportedMediaType
+from tidings.errors import MalformedRequest, PayloadTooLarge, RequestTimeout, UnsupportedMediaType
 
 JSON_TYPES = ("application/json",)
 
@@ -32,8 +33,17 @@ def require_json(content_type: str | None) -> None:
             raise UnsupportedMediaType("JSON bodies must be UTF-8")
 
 
-async def read_capped(request: Request, max_bytes: int) -> bytes:
-    """The body, refusing (413) by Content-Length before reading and while streaming."""
+async def read_capped(request: Request, max_bytes: int, timeout_s: float = 10.0) -> bytes:
+    """The body, refusing (413) by Content-Length before reading and while streaming, and
+    (408) when it does not arrive whole within ``timeout_s`` (a slow-loris upload)."""
+    try:
+        async with asyncio.timeout(timeout_s):
+            return await _read_capped(request, max_bytes)
+    except TimeoutError:
+        raise RequestTimeout(f"the body did not arrive within {timeout_s:g} s") from None
+
+
+async def _read_capped(request: Request, max_bytes: int) -> bytes:
     declared = request.headers.get("content-length")
     if declared is not None:
         try:

@@ -168,6 +168,7 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
             },
             "400": _problem("malformed_request or invalid_idempotency_key"),
             **common,
+            "408": _problem("request_timeout"),
             "409": _problem("idempotency_key_in_flight"),
             "413": _problem("payload_too_large"),
             "415": _problem("unsupported_media_type"),

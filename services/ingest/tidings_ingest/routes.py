@@ -69,7 +69,8 @@ async def _api(request: Request, route: str, scope: str, inner: Inner) -> Respon
 async def _create(request: Request, client: ApiClient, rt: Runtime) -> Response:
     key = parse_key(request.headers.get("idempotency-key"))
     require_json(request.headers.get("content-type"))
-    raw = await read_capped(request, rt.settings.limits.max_body_bytes)
+    limits = rt.settings.limits
+    raw = await read_capped(request, limits.max_body_bytes, limits.body_timeout_s)
     data = parse_json(raw, rt.settings.limits.max_json_depth)
     answer = await request.app.state.notifications.create(client, data, key)
     headers = {"Location": answer.location}
