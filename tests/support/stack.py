@@ -7,6 +7,8 @@ an API client) and restarts that keep each service's port and instance id.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -99,6 +101,29 @@ class Stack:
     def stop(self) -> None:
         for service in [*self.extra, *self.services.values()]:
             service.stop()
+
+    def dump(self) -> str:
+        """Python stacks of the live services (py-spy), for the message of a failed check."""
+        spy_bin = Path(sys.executable).parent / "py-spy"
+        if not spy_bin.exists():
+            return "(py-spy not installed: pip install '.[bench]' for stacks)"
+        out = []
+        for name, service in self.services.items():
+            if service.proc is None or service.proc.poll() is not None:
+                continue
+            spy = subprocess.run(
+                [
+                    str(Path(sys.executable).parent / "py-spy"),
+                    "dump",
+                    "--pid",
+                    str(service.proc.pid),
+                ],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            out.append(f"--- {name}\n{spy.stdout[:3000]}{spy.stderr[:500]}")
+        return "\n".join(out)
 
     def logs(self) -> str:
         return "\n".join(p.read_text(errors="replace") for p in sorted(self.log_dir.glob("*.log")))
