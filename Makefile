@@ -16,7 +16,7 @@ MYPY_PATHS = src $(sort $(dir $(wildcard services/*/*/__init__.py)))
 WITH_KAFKA := infra/with-kafka.sh
 
 .PHONY: help venv kafka-fetch kafka-up kafka-down topics schemas test test-unit \
-	test-integration test-faults lint format run up down
+	test-integration test-faults lint format run up down bench bench-check
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-18s %s\n", $$1, $$2}' \
@@ -73,3 +73,12 @@ up: venv kafka-fetch ## the same in the background; returns when healthy
 
 down: ## stop the services and the broker; returns when no process is left
 	infra/stack.sh down
+
+bench: venv kafka-fetch ## benchmarks B0-B7 vs bare baselines, ~10 min (QUICK=1: <2 min) -> bench/results/
+	@command -v wrk >/dev/null || apt-get install -y wrk || (apt-get update && apt-get install -y wrk)
+	@$(BIN)/python -c "import psutil, matplotlib" 2>/dev/null || \
+		$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev,bench]'
+	$(WITH_KAFKA) $(BIN)/python -m bench.run $(if $(QUICK),--quick)
+
+bench-check: ## B8: fail when a ratio in bench/results/latest.json is >25 % worse than bench/baseline.json
+	$(BIN)/python -m bench.check

@@ -119,16 +119,28 @@ class Codec:
     def names(self) -> list[str]:
         return sorted(self._newest)
 
-    def encode(self, name: str, record: Mapping[str, Any]) -> bytes:
+    def encode(self, name: str, record: Mapping[str, Any], *, validate: bool = True) -> bytes:
+        """``validate=False`` is for records the caller built from already validated input
+        (validation costs as much as the write): the writer's own type checks remain, and a
+        record it refuses is reported with the full per-field validation errors."""
         writer = self._newest[name]
-        errors = validation_errors(record, writer.parsed)
-        if errors:
-            raise RecordMismatch(f"{name} record does not match its schema", errors=errors)
+        if validate:
+            self._check(name, record, writer)
         out = io.BytesIO()
         out.write(MAGIC)
         out.write(writer.fingerprint)
-        fastavro.schemaless_writer(out, io_schema(writer.parsed), dict(record))
+        try:
+            fastavro.schemaless_writer(out, io_schema(writer.parsed), dict(record))
+        except (TypeError, ValueError, AttributeError, KeyError, OverflowError) as exc:
+            self._check(name, record, writer)
+            raise RecordMismatch(f"{name} record does not match its schema") from exc
         return out.getvalue()
+
+    @staticmethod
+    def _check(name: str, record: Mapping[str, Any], writer: WriterSchema) -> None:
+        errors = validation_errors(record, writer.parsed)
+        if errors:
+            raise RecordMismatch(f"{name} record does not match its schema", errors=errors)
 
     def decode(self, data: bytes, expect: str | None = None) -> tuple[str, Record]:
         """Decode single-object bytes; ``expect`` names the record the topic carries."""

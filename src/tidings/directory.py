@@ -32,9 +32,19 @@ class DirectoryLine(BaseModel):
     muted: list[str] = Field(default_factory=list)
 
 
+_SHARED: dict[tuple[str, ...], tuple[str, ...]] = {}
+_NO_CHANNELS: frozenset[str] = frozenset()
+
+
 def _interned(values: list[str]) -> tuple[str, ...]:
-    # A million users share a few hundred role/group/attribute names: intern them once.
-    return tuple(sys.intern(v) for v in values)
+    # A million users share a few hundred role/group/attribute names and far fewer distinct
+    # combinations of them: intern the names, and share one tuple per combination.
+    names = tuple(sys.intern(v) for v in values)
+    return _SHARED.setdefault(names, names)
+
+
+def _muted(values: list[str]) -> frozenset[str]:
+    return frozenset(_interned(values)) if values else _NO_CHANNELS  # most users mute nothing
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,9 +66,12 @@ class User:
             active=bool(record.get("active", True)),
             roles=_interned(list(record.get("roles", []))),
             groups=_interned(list(record.get("groups", []))),
-            attributes={sys.intern(k): v for k, v in record.get("attributes", {}).items()},
+            # Attribute values repeat too (locale, plan, region…): interned like the names.
+            attributes={
+                sys.intern(k): sys.intern(v) for k, v in record.get("attributes", {}).items()
+            },
             channels={sys.intern(k): v for k, v in record.get("channels", {}).items()},
-            muted=frozenset(_interned(list(record.get("muted", [])))),
+            muted=_muted(list(record.get("muted", []))),
         )
 
     @classmethod

@@ -86,7 +86,17 @@ async def _status(request: Request, client: ApiClient, rt: Runtime) -> Response:
 
 
 async def create_notification(request: Request) -> Response:
-    return await _api(request, "create_notification", SCOPE_WRITE, _create)
+    rt: Runtime = request.app.state.runtime
+    if rt.in_flight >= rt.settings.ingest.max_in_flight:  # shed load before any work
+        rt.metrics.rejected.labels("unavailable").inc()
+        exc = Unavailable("too many requests in flight, retry later")
+        retry = rt.settings.ingest.retry_after_s
+        return problem_response(exc, uuid.uuid4().hex, retry_after_s=retry)
+    rt.in_flight += 1
+    try:
+        return await _api(request, "create_notification", SCOPE_WRITE, _create)
+    finally:
+        rt.in_flight -= 1
 
 
 async def get_notification(request: Request) -> Response:

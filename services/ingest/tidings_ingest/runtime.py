@@ -62,6 +62,7 @@ class Runtime:
             idempotency_view(settings, self.codec, self.idempotency),
         ]
         self.publisher = GroupCommitPublisher(settings, self._observe_batch)
+        self.in_flight = 0  # create requests being worked on (event loop only)
         self._identity_ready = threading.Event()
         self._stop = threading.Event()
         self._boot = threading.Thread(target=self._bootstrap, name="bootstrap", daemon=True)

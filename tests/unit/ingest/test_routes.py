@@ -24,7 +24,7 @@ class Exploding:
         raise RuntimeError("boom at kafka-1:9092")
 
 
-def app(ready: bool = True) -> Starlette:
+def app(ready: bool = True, in_flight: int = 0) -> Starlette:
     settings = Settings()
     clients = ClientRegistry()
     clients.put(ApiClient("c1", "acme", hash_secret(SECRET), ("notifications:write",)))
@@ -34,6 +34,7 @@ def app(ready: bool = True) -> Starlette:
         clients=clients,
         limiter=RateLimiter(settings.ingest),
         metrics=Metrics(),
+        in_flight=in_flight,
     )
     starlette = Starlette(
         routes=[Route("/api/v1/notifications", routes.create_notification, methods=["POST"])]
@@ -65,6 +66,12 @@ async def test_unexpected_exception_is_500_with_only_the_request_id() -> None:
 
 async def test_not_ready_is_503_before_authentication() -> None:
     r = await post(app(ready=False), json={})
+    assert (r.status_code, r.json()["code"]) == (503, "unavailable")
+    assert "retry-after" in r.headers
+
+
+async def test_create_beyond_max_in_flight_is_503_at_once() -> None:
+    r = await post(app(in_flight=Settings().ingest.max_in_flight), json={}, headers=AUTH)
     assert (r.status_code, r.json()["code"]) == (503, "unavailable")
     assert "retry-after" in r.headers
 
