@@ -1,0 +1,89 @@
+"""The credential check takes as long whatever part of the secret is right (OWASP API2):
+in process on ``ClientRegistry.authenticate`` and over HTTP. Statistical, with generous
+bounds: samples are interleaved round-robin so machine noise hits every candidate alike, and
+medians of batches are compared."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+
+import httpx
+
+from tests.integration.security.conftest import Clients, IngestProcess
+from tidings.clients import ApiClient, ClientRegistry, hash_secret, new_secret
+from tidings.errors import Unauthenticated
+
+
+def candidates(secret: str) -> dict[str, str]:
+    """Wrong secrets sharing none, half, or all but the last character of the real one."""
+    prefix, random_part = secret.rsplit(".", 1)
+    flip = lambda c: "A" if c != "A" else "B"  # noqa: E731
+    half = len(random_part) // 2
+    return {
+        "unknown_client": "tds_cffffffffffffffff." + random_part,
+        "none_right": prefix + "." + "".join(flip(c) for c in random_part),
+        "half_right": prefix
+        + "."
+        + random_part[:half]
+        + "".join(flip(c) for c in random_part[half:]),
+        "all_but_last": prefix + "." + random_part[:-1] + flip(random_part[-1]),
+    }
+
+
+def batch_medians(
+    calls: dict[str, Callable[[], None]], rounds: int, per_batch: int
+) -> dict[str, float]:
+    samples: dict[str, list[float]] = {name: [] for name in calls}
+    for _ in range(rounds):
+        for name, call in calls.items():
+            started = time.perf_counter()
+            for _ in range(per_batch):
+                call()
+            samples[name].append((time.perf_counter() - started) / per_batch)
+    return {name: statistics.median(values) for name, values in samples.items()}
+
+
+def test_in_process_check_time_does_not_depend_on_how_much_is_right() -> None:
+    registry = ClientRegistry()
+    secret = new_secret("c0123456789abcdef")
+    registry.put(ApiClient("c0123456789abcdef", "acme", hash_secret(secret), ("x",)))
+
+    def attempt(value: str) -> Callable[[], None]:
+        def call() -> None:
+            try:
+                registry.authenticate(value)
+            except Unauthenticated:
+                return
+            raise AssertionError("a wrong secret was accepted")
+
+        return call
+
+    calls = {name: attempt(value) for name, value in candidates(secret).items()}
+    medians = batch_medians(calls, rounds=60, per_batch=200)
+    fastest, slowest = min(medians.values()), max(medians.values())
+    assert slowest / fastest < 1.25, medians
+
+
+def test_http_check_time_does_not_depend_on_how_much_is_right(
+    ingest: IngestProcess, clients: Clients
+) -> None:
+    with httpx.Client(base_url=ingest.url, timeout=10) as http:
+
+        def attempt(value: str) -> Callable[[], None]:
+            headers = {"Authorization": f"Bearer {value}"}
+
+            def call() -> None:
+                assert http.get("/api/v1/notifications/x", headers=headers).status_code == 401
+
+            return call
+
+        calls = {n: attempt(v) for n, v in candidates(clients.acme_rw.secret).items()}
+        calls["ignored_warmup"] = calls["none_right"]
+        medians = batch_medians(calls, rounds=40, per_batch=5)
+    del medians["ignored_warmup"]
+    fastest, slowest = min(medians.values()), max(medians.values())
+    # An HTTP round trip is ~1 ms of noise around a ~µs check: only a real dependence (a
+    # slow path for a known client or a partial match) could move a median by this much.
+    assert slowest - fastest < max(0.3 * fastest, 0.0005), medians
