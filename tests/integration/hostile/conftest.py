@@ -1,0 +1,100 @@
+"""Hostile-input fixtures: the ingest process of tests/integration/ingest with a short body
+deadline, a client, and the offsets of every topic a request could append to (a rejected
+request must leave them as they were)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from confluent_kafka import Consumer, TopicPartition
+
+from tests.integration.ingest.conftest import (  # noqa: F401 - pytest fixtures
+    EXAMPLE,
+    IngestProcess,
+    new_client,
+    seeded,
+)
+from tidings.admin_ops import CreatedClient
+from tidings.kafka.config import consumer_config
+from tidings.settings import Settings
+from tidings.topics import Topics
+
+BODY_TIMEOUT_S = 3
+# Every code the API documents for POST /api/v1/notifications (docs/errors.md) by status.
+CREATE_CODES = {
+    400: {"malformed_request", "invalid_idempotency_key"},
+    408: {"request_timeout"},
+    409: {"idempotency_key_in_flight"},
+    413: {"payload_too_large"},
+    415: {"unsupported_media_type"},
+    422: {
+        "validation_failed",
+        "unknown_event_type",
+        "unknown_schema_version",
+        "schema_validation_failed",
+        "invalid_recipients",
+        "idempotency_key_reused",
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def ingest(
+    seeded: Settings,  # noqa: F811 - the imported fixture
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[IngestProcess]:
+    """The ingest of tests/integration/ingest with a short body deadline."""
+    proc = IngestProcess(
+        seeded,
+        tmp_path_factory.mktemp("hostile"),
+        TIDINGS_LIMITS__BODY_TIMEOUT_S=str(BODY_TIMEOUT_S),
+    ).start()
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture(scope="module")
+def client(ingest: IngestProcess) -> CreatedClient:
+    return new_client(ingest, "acme", rate_per_second=100_000.0, burst=100_000)
+
+
+@pytest.fixture(scope="module")
+def http(ingest: IngestProcess, client: CreatedClient) -> Iterator[httpx.Client]:
+    with ingest.client(client.secret) as c:
+        yield c
+
+
+class Offsets:
+    """End offsets of events, state and idempotency: what a request could have appended."""
+
+    def __init__(self, settings: Settings) -> None:
+        topics = Topics(settings)
+        self._consumer = Consumer(consumer_config(settings, "hostile-offsets", None))
+        self._tps = []
+        for spec in (topics.events, topics.state, topics.idempotency):
+            meta = self._consumer.list_topics(spec.name, timeout=10).topics[spec.name]
+            self._tps += [TopicPartition(spec.name, p) for p in meta.partitions]
+
+    def now(self) -> tuple[int, ...]:
+        return tuple(self._consumer.get_watermark_offsets(tp, timeout=10)[1] for tp in self._tps)
+
+    def close(self) -> None:
+        self._consumer.close()
+
+
+@pytest.fixture(scope="module")
+def offsets(ingest: IngestProcess) -> Iterator[Offsets]:
+    watcher = Offsets(ingest.settings)
+    yield watcher
+    watcher.close()
+
+
+def assert_documented(r: httpx.Response) -> None:
+    """A refusal is a problem+json with a code documented for its status; never a 500."""
+    assert r.status_code in CREATE_CODES, (r.status_code, r.text[:300])
+    assert r.headers["content-type"].startswith("application/problem+json")
+    body = r.json()
+    assert body["code"] in CREATE_CODES[r.status_code], body
+    assert body["status"] == r.status_code
