@@ -10,7 +10,7 @@ from confluent_kafka import Message
 from tidings.codec import Codec
 from tidings.processing.deadletter import dead_letter
 from tidings.processing.outbox import Outbox
-from tidings.processing.restore import PartitionedStates, StateTail, identity
+from tidings.processing.restore import PartitionedStates, StateTail
 from tidings.processing.writes import Applied, Writes
 from tidings.settings import Settings
 from tidings.topics import Topics
@@ -24,7 +24,7 @@ class StatefulHandler:
         self.states = PartitionedStates(codec)
         suffix = f"{service}-{settings.processing.instance_id}"
         self._tail = StateTail(settings, codec, suffix, self.states.apply)
-        self._pending: Applied = []
+        self._pending = Applied()
 
     def on_assign(self, partitions: list[int]) -> None:
         self.states.keep_only(partitions)
@@ -42,10 +42,9 @@ class StatefulHandler:
         self, tenant: str, event_id: str, replay_id: str | None = None
     ) -> dict[str, Any] | None:
         """The newest state of one processing: this transaction's writes first, then committed."""
-        wanted = (tenant, event_id, replay_id or "")
-        for _, record, _ in reversed(self._pending):
-            if identity(record) == wanted:
-                return record
+        pending = self._pending.latest.get((tenant, event_id, replay_id or ""))
+        if pending is not None:
+            return pending
         return self.states.get(self._writes.partition_of(tenant), tenant, event_id, replay_id)
 
     def _foreign(self, msg: Message, out: Outbox, detail: str) -> None:
