@@ -3,7 +3,10 @@ with wrk, then open loop at 50 % and 80 % of its measured maximum."""
 
 from __future__ import annotations
 
+import re
 import subprocess
+
+import httpx
 
 from bench.harness import ProcessSampler, Result
 from bench.scenarios.b0_bare_http import bare_server
@@ -27,6 +30,24 @@ def start_ingest(env: Env, **extra: str) -> tuple[subprocess.Popen[bytes], str]:
     return proc, base
 
 
+def publisher_stats(base: str) -> dict[str, float]:
+    """Mean wait for the commit and mean requests per transaction, from ingest's /metrics."""
+    text = httpx.get(base + "/metrics", timeout=10).text
+
+    def value(name: str) -> float:
+        found = re.search(rf"^{name} ([\d.e+-]+)$", text, re.M)
+        return float(found.group(1)) if found else 0.0
+
+    commits = value("tidings_ingest_batch_requests_count") or 1.0
+    waits = value("tidings_ingest_produce_seconds_count") or 1.0
+    return {
+        "mean_commit_wait_ms": round(value("tidings_ingest_produce_seconds_sum") / waits * 1000, 2),
+        "mean_requests_per_transaction": round(
+            value("tidings_ingest_batch_requests_sum") / commits, 2
+        ),
+    }
+
+
 def run(env: Env) -> list[Result]:
     proc, base = start_ingest(env)
     results: list[Result] = []
@@ -39,6 +60,7 @@ def run(env: Env) -> list[Result]:
             results.append(http_result("B3", f"ingest HTTP c={c}", m, s, connections=c))
         best = max(results, key=lambda r: r.throughput)
         env.facts["b3_max_rps"] = best.throughput
+        best.extra.update(publisher_stats(base))
         for share in (0.5, 0.8):
             with ProcessSampler({"tidings_ingest": proc.pid}) as s:
                 m = openloop(base, env.token, best.throughput * share, env.seconds(10, 4))
