@@ -12,7 +12,8 @@ import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.integration.hostile.conftest import EXAMPLE, IngestProcess, Offsets, assert_documented
+from tests.integration.hostile.conftest import Offsets, assert_documented
+from tests.integration.ingest.conftest import EXAMPLE, IngestProcess
 
 URL = "/api/v1/notifications"
 JSON = {"Content-Type": "application/json"}
@@ -142,7 +143,7 @@ def test_any_idempotency_key_gets_a_documented_answer(http: httpx.Client, offset
     @given(key=field_value)
     def prop(key: bytes) -> None:
         before = offsets.now()
-        headers = {"Content-Type": b"application/json", "Idempotency-Key": key}
+        headers = {b"Content-Type": b"application/json", b"Idempotency-Key": key}
         r = http.post(URL, content=orjson.dumps(EXAMPLE), headers=headers)
         check(http, offsets, r, before)
 

@@ -15,13 +15,8 @@ import httpx
 import orjson
 import pytest
 
-from tests.integration.hostile.conftest import (
-    BODY_TIMEOUT_S,
-    EXAMPLE,
-    IngestProcess,
-    Offsets,
-    assert_documented,
-)
+from tests.integration.hostile.conftest import BODY_TIMEOUT_S, Offsets, assert_documented
+from tests.integration.ingest.conftest import EXAMPLE, IngestProcess
 from tidings.admin_ops import CreatedClient
 
 URL = "/api/v1/notifications"

@@ -3,12 +3,15 @@ part of it was right, on every route; a revoked or service credential is no exce
 
 from __future__ import annotations
 
+import time
 import uuid
+from dataclasses import replace
 
 import httpx
 import pytest
 
-from tests.integration.security.conftest import Clients, IngestProcess, without_request_id
+from tests.integration.ingest.conftest import IngestProcess, new_client
+from tests.integration.security.conftest import Clients, without_request_id
 from tidings.admin_ops import put_client
 from tidings.clients import client_id_of
 
@@ -37,10 +40,6 @@ def variants(clients: Clients, revoked_secret: str) -> dict[str, str | None]:
 
 @pytest.fixture(scope="module")
 def revoked_secret(ingest: IngestProcess) -> str:
-    from dataclasses import replace
-
-    from tests.integration.security.conftest import new_client
-
     created = new_client(ingest, "acme")
     put_client(ingest.settings, replace(created.client, revoked=True))
     with httpx.Client(base_url=ingest.url, timeout=10) as http:
@@ -48,8 +47,6 @@ def revoked_secret(ingest: IngestProcess) -> str:
             auth = {"Authorization": f"Bearer {created.secret}"}
             if http.get(f"{URL}/x", headers=auth).status_code == 401:
                 break
-            import time
-
             time.sleep(0.1)
     return created.secret
 

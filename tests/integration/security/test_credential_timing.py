@@ -11,15 +11,19 @@ from collections.abc import Callable
 
 import httpx
 
-from tests.integration.security.conftest import Clients, IngestProcess
+from tests.integration.ingest.conftest import IngestProcess
+from tests.integration.security.conftest import Clients
 from tidings.clients import ApiClient, ClientRegistry, hash_secret, new_secret
 from tidings.errors import Unauthenticated
+
+
+def flip(c: str) -> str:
+    return "A" if c != "A" else "B"
 
 
 def candidates(secret: str) -> dict[str, str]:
     """Wrong secrets sharing none, half, or all but the last character of the real one."""
     prefix, random_part = secret.rsplit(".", 1)
-    flip = lambda c: "A" if c != "A" else "B"  # noqa: E731
     half = len(random_part) // 2
     return {
         "unknown_client": "tds_cffffffffffffffff." + random_part,

@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.integration.security.conftest import EXAMPLE, IngestProcess, new_client
+from tests.integration.ingest.conftest import EXAMPLE, IngestProcess, new_client
 from tidings.settings import Settings
 from tidings.signing import generate_private_key
 
