@@ -62,7 +62,7 @@ class IngestSettings(BaseModel):
     # Commit lanes: transactions in flight at once, each with its own stable transactional id.
     lanes: int = 3
     # Create requests being worked on at once; more are answered 503 at once (backpressure).
-    max_in_flight: int = 512
+    max_in_flight: int = 256
     shutdown_grace_s: float = 15.0
     # Test hook: hold every 202 this long after the commit (a crash lands between ack and answer).
     answer_delay_ms: int = 0

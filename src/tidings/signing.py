@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from functools import lru_cache
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -43,10 +44,16 @@ def public_key_of(private_key_b64: str) -> str:
     return Signer("", private_key_b64).public_key
 
 
+@lru_cache(maxsize=4_096)
+def _public_key(public_key_b64: str) -> Ed25519PublicKey:
+    """Parsed once per signer key: every event of a producer is verified with the same one."""
+    return Ed25519PublicKey.from_public_bytes(base64.b64decode(public_key_b64, validate=True))
+
+
 def verify(public_key_b64: str, data: bytes, signature_b64: str) -> bool:
     """True only for a well-formed signature by this key over exactly these bytes."""
     try:
-        key = Ed25519PublicKey.from_public_bytes(base64.b64decode(public_key_b64, validate=True))
+        key = _public_key(public_key_b64)
         key.verify(base64.b64decode(signature_b64, validate=True), data)
     except (InvalidSignature, ValueError, binascii.Error):
         return False
