@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
+from collections.abc import Iterator
 from typing import Protocol
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
@@ -70,10 +71,24 @@ class TransactionalLoop:
         self.ready = False
         self.last_loop = time.monotonic()
         self._last_lag = 0.0
+        # (name, started) of the transactional call in progress; the watchdog reads it.
+        self.in_call: tuple[str, float] | None = None
+
+    @contextlib.contextmanager
+    def _call(self, name: str) -> Iterator[None]:
+        """Mark a blocking transactional call: librdkafka has been seen to ignore the timeout
+        of ``send_offsets_to_transaction`` after a broker restart (confluent-kafka-python
+        issue 5511), and only a watchdog outside the call can tell."""
+        self.in_call = (name, time.monotonic())
+        try:
+            yield
+        finally:
+            self.in_call = None
 
     def _new_producer(self) -> Producer:
         producer = Producer(self._producer_conf)
-        producer.init_transactions(self._timeout_s * 2)
+        with self._call("init_transactions"):
+            producer.init_transactions(self._timeout_s * 2)
         return producer
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
@@ -142,12 +157,14 @@ class TransactionalLoop:
                     continue
                 offsets[tp] = offset + 1
             if offsets:
-                self._producer.send_offsets_to_transaction(
-                    [TopicPartition(t, p, o) for (t, p), o in offsets.items()],
-                    self._consumer.consumer_group_metadata(),
-                    self._timeout_s,
-                )
-            self._producer.commit_transaction(self._timeout_s)
+                with self._call("send_offsets_to_transaction"):
+                    self._producer.send_offsets_to_transaction(
+                        [TopicPartition(t, p, o) for (t, p), o in offsets.items()],
+                        self._consumer.consumer_group_metadata(),
+                        self._timeout_s,
+                    )
+            with self._call("commit_transaction"):
+                self._producer.commit_transaction(self._timeout_s)
         except Exception as exc:
             self._recover(exc, first)
             return
@@ -167,7 +184,8 @@ class TransactionalLoop:
         log.warning("transaction_aborted", error=str(exc), fatal=fatal)
         if not fatal:
             try:
-                self._producer.abort_transaction(self._timeout_s)
+                with self._call("abort_transaction"):
+                    self._producer.abort_transaction(self._timeout_s)
             except KafkaException as abort_exc:
                 log.warning("abort_failed", error=str(abort_exc))
                 fatal = True

@@ -11,6 +11,7 @@ from tidings.kafka.view import CompactedView
 from tidings.logs import get_logger
 from tidings.processing.loop import Handler, TransactionalLoop
 from tidings.processing.metrics import ServiceMetrics, serve
+from tidings.processing.watchdog import start_watchdog
 from tidings.settings import Settings
 
 log = get_logger(__name__)
@@ -61,6 +62,9 @@ def run_service(
             return False, "processing loop stalled"
         return True, f"ok partitions={loop.assigned}"
 
+    # A call that ignores its own timeout (2x, plus slack) is stuck in librdkafka: re-exec.
+    limit_s = 2 * settings.kafka.transaction_timeout_ms / 1000 + 30
+    start_watchdog(lambda: loop.in_call, limit_s, stop)
     port = port_of(settings, service)
     server = serve(port, metrics, healthy)
     log.info(
