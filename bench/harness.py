@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-import psutil
+import psutil  # type: ignore[import-untyped]
 
 
 @dataclass

@@ -20,6 +20,7 @@ from confluent_kafka import Producer
 
 from bench.harness import Result, Stopwatch, median, rate
 from tidings.admin_ops import create_client
+from tidings.headers import Headers
 from tidings.kafka.admin import ensure_topics
 from tidings.kafka.config import producer_config
 from tidings.payload_schemas import PayloadSchemas, bundled_payload_schemas
@@ -36,7 +37,7 @@ BODY = {
 }
 
 
-def bare_loop(producer: Producer, topic: str, records: list[tuple[bytes, bytes, list]]) -> float:
+def bare_loop(producer: Producer, topic: str, records: list[tuple[bytes, bytes, Headers]]) -> float:
     acked = 0
 
     def on_delivery(err: object, msg: object) -> None:

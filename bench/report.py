@@ -8,7 +8,7 @@ import platform
 from pathlib import Path
 from typing import Any
 
-import psutil
+import psutil  # type: ignore[import-untyped]
 
 from bench.harness import Result
 
@@ -36,7 +36,7 @@ def write(
     elapsed_s: float = 0.0,
 ) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
-    payload = {
+    payload: dict[str, Any] = {
         "machine": machine(),
         "quick": quick,
         "elapsed_s": round(elapsed_s, 1),

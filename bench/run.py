@@ -47,8 +47,7 @@ def _ratio(num: float | None, den: float | None, digits: int = 3) -> float | Non
 def ratios(f: dict[str, float]) -> dict[str, float | None]:
     """Gate values; ``*_lower_is_better`` ones fail when they grow."""
     processing = min(f.get("b4_resolver_eps", 0.0), f.get("b5_fanout1_eps", 0.0)) or None
-    users = f.get("b7_directory_users")
-    rss_1m = f["b7_directory_rss_mb"] * 1e6 / users / 1024 if users else None
+    rss_1m = f["b7_directory_rss_1m_mb"] / 1024 if "b7_directory_rss_1m_mb" in f else None
     return {
         "b3_vs_b0_rps": _ratio(f.get("b3_max_rps"), f.get("b0_max_rps")),
         "b3_vs_b0_p99_at_50pct_lower_is_better": _ratio(f.get("b3_p99_50"), f.get("b0_p99_50")),
@@ -58,6 +57,8 @@ def ratios(f: dict[str, float]) -> dict[str, float | None]:
         "b6_p99_vs_250ms_lower_is_better": _ratio(f.get("b6_p99"), 250.0),
         "b6_rss_growth_lower_is_better": f.get("b6_rss_growth"),
         "b7_resolver_gib_per_1m_users_lower_is_better": round(rss_1m, 3) if rss_1m else None,
+        "b7_overload_rss_growth_lower_is_better": f.get("b7_overload_rss_growth"),
+        "b7_overload_answered_503_429": f.get("b7_overload_backpressure"),
     }
 
 
@@ -70,6 +71,8 @@ TARGETS = {  # name: (bound, True when the value must be at least the bound)
     "b6_p99_vs_250ms_lower_is_better": (1.0, False),
     "b6_rss_growth_lower_is_better": (1.2, False),
     "b7_resolver_gib_per_1m_users_lower_is_better": (1.0, False),
+    "b7_overload_rss_growth_lower_is_better": (1.2, False),
+    "b7_overload_answered_503_429": (1.0, True),
 }
 
 

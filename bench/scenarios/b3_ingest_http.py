@@ -63,14 +63,14 @@ def run(env: Env) -> list[Result]:
         best.extra.update(publisher_stats(base))
         for share in (0.5, 0.8):
             with ProcessSampler({"tidings_ingest": proc.pid}) as s:
-                m = openloop(base, env.token, best.throughput * share, env.seconds(10, 4))
+                m = openloop(base, env.token, best.throughput * share, env.seconds(10, 3))
             results.append(http_result("B3", f"ingest HTTP open-loop {share:.0%}", m, s))
             env.facts[f"b3_p99_{int(share * 100)}"] = m["p99_ms"] or 0.0
     finally:
         env.stop(proc)
     with bare_server(env) as (pid, bare_base):  # B0 at the very same offered load
         with ProcessSampler({"bare_starlette": pid}) as s:
-            m = openloop(bare_base, env.token, best.throughput * 0.5, env.seconds(10, 4))
+            m = openloop(bare_base, env.token, best.throughput * 0.5, env.seconds(10, 3))
         results.append(http_result("B0", "bare HTTP open-loop at B3's 50%", m, s))
         env.facts["b0_p99_50"] = m["p99_ms"] or 0.0
     return results

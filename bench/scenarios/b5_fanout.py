@@ -45,7 +45,7 @@ def run(env: Env) -> list[Result]:
     env.facts["b5_fanout1_eps"] = float(results[0].extra["events_per_s"])
     resolver, _ = start_processor(env, "resolver")
     try:
-        for recipients, full, quick in ((10, 4_000, 800), (100, 1_000, 150)):
+        for recipients, full, quick in ((10, 4_000, 400), (100, 1_000, 100)):
             n = int(env.seconds(full, quick))
             env.prefill(n, recipients)
             wait_drained(settings, f"{env.prefix}resolver", [Topics(settings).events.name], 300)

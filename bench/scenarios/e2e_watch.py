@@ -37,8 +37,10 @@ class DeliveryWatch:
                 if msg.error() is not None:
                     continue
                 now = time.time()
-                for name, value in msg.headers() or []:
-                    if name == "event-id" and value is not None:
+                headers = msg.headers() or []
+                assert isinstance(headers, list)
+                for name, value in headers:
+                    if name == "event-id" and isinstance(value, bytes):
                         self.seen.setdefault(value.decode(), now)
 
     def start(self) -> DeliveryWatch:
