@@ -1,7 +1,11 @@
 """A stopped downstream reader of a delivery topic does not slow ingest: the same steady load
 is timed without a reader, then with a consumer group on deliveries.email that took its
 partitions and stopped reading (and a second one reading one record a second). Every event
-is still dispatched and the reader's lag grows, so the load really ran past it."""
+is still dispatched and the reader's lag grows, so the load really ran past it.
+
+The baseline is timed before *and* after the loaded phase, and the loaded phase is compared
+with the slower of the two: on a shared machine, noise from other processes moves both
+sides, while a real effect of the stopped reader moves only the loaded phase."""
 
 from __future__ import annotations
 
@@ -67,8 +71,17 @@ def test_stopped_delivery_reader_does_not_slow_ingest(
     finally:
         stop.set()
         thread.join(5)
-    sent = baseline.sent_ids | loaded.sent_ids
-    acked = baseline.acked_ids | loaded.acked_ids
+    lag = sum(
+        high - max(tp.offset, 0)
+        for tp in stopped.committed(stopped.assignment(), timeout=10)
+        for _, high in [stopped.get_watermark_offsets(tp, timeout=10)]
+    )
+    stopped.close()
+    slow.close()
+    after = run_phase(stack.url, secret)
+    reference = max(p95(baseline), p95(after))
+    sent = baseline.sent_ids | loaded.sent_ids | after.sent_ids
+    acked = baseline.acked_ids | loaded.acked_ids | after.acked_ids
     result = report(
         figures(
             "stopped_delivery_reader",
@@ -78,18 +91,12 @@ def test_stopped_delivery_reader_does_not_slow_ingest(
             lambda e: TEAM,
             timeout_s=300,
             p95_without_reader_ms=round(p95(baseline) * 1000, 1),
+            p95_after_reader_ms=round(p95(after) * 1000, 1),
             p95_with_stopped_reader_ms=round(p95(loaded) * 1000, 1),
             median_with_ms=round(statistics.median(a.seconds for a in loaded.attempts) * 1000, 1),
         )
     )
-    lag = sum(
-        high - max(tp.offset, 0)
-        for tp in stopped.committed(stopped.assignment(), timeout=10)
-        for _, high in [stopped.get_watermark_offsets(tp, timeout=10)]
-    )
-    stopped.close()
-    slow.close()
     assert (result.lost, result.duplicated) == (0, 0)
     assert result.acknowledged == result.sent
     assert lag >= len(loaded.acked) // 2, f"the reader was not behind (lag {lag})"
-    assert p95(loaded) <= 2 * p95(baseline) + 0.05, result.extra
+    assert p95(loaded) <= 2 * reference + 0.05, result.extra
