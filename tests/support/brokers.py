@@ -56,7 +56,22 @@ class KillableCluster:
         args = ["--nodes", "3"] if self.nodes == 3 else single
         subprocess.run([str(KAFKA_SH), "start", *args], check=True, timeout=240)
         self.started_here = True
+        self.wait_registered()
         return self
+
+    def wait_registered(self, timeout_s: float = 120) -> None:
+        """Until every node is a registered broker: the first to answer metadata may still be
+        alone, and a topic with replication factor 3 cannot be created before all are in."""
+        admin = AdminClient({"bootstrap.servers": self.bootstrap})
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            try:
+                if len(admin.list_topics(timeout=10).brokers) >= self.nodes:
+                    return
+            except Exception:  # metadata unavailable while nodes come up
+                pass
+            time.sleep(0.5)
+        raise TimeoutError(f"{self.name}: not all {self.nodes} brokers registered")
 
     def kill(self, node: int = 1) -> None:
         """SIGKILL one node and wait until the process is gone."""

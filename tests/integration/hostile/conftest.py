@@ -4,6 +4,7 @@ request must leave them as they were)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import httpx
@@ -79,6 +80,20 @@ class Offsets:
 
     def now(self) -> tuple[int, ...]:
         return tuple(self._consumer.get_watermark_offsets(tp, timeout=10)[1] for tp in self._tps)
+
+    def settled(self, quiet_s: float = 0.5, timeout_s: float = 30.0) -> tuple[int, ...]:
+        """End offsets once nothing has moved for ``quiet_s``: a transaction's commit markers
+        reach the partitions after ``commit_transaction`` returns (and so after the 202), and
+        would otherwise count against the next request."""
+        deadline = time.monotonic() + timeout_s
+        last = self.now()
+        while time.monotonic() < deadline:
+            time.sleep(quiet_s)
+            current = self.now()
+            if current == last:
+                return current
+            last = current
+        return last
 
     def close(self) -> None:
         self._consumer.close()

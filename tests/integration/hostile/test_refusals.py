@@ -109,7 +109,7 @@ def test_hostile_body_is_refused_quickly_and_appends_nothing(
     http: httpx.Client, offsets: Offsets, name: str
 ) -> None:
     raw, status, code = HOSTILE[name]
-    before = offsets.now()
+    before = offsets.settled()
     started = time.monotonic()
     r = http.post(URL, content=raw, headers=JSON)
     took = time.monotonic() - started
@@ -158,7 +158,7 @@ def headers_for(ingest: IngestProcess, secret: str, length: int) -> bytes:
 def test_declared_10mb_body_is_refused_before_it_is_sent(
     ingest: IngestProcess, client: CreatedClient, offsets: Offsets
 ) -> None:
-    before = offsets.now()
+    before = offsets.settled()
     started = time.monotonic()
     with raw_request(ingest.port, headers_for(ingest, client.secret, 10 * 1024 * 1024)) as sock:
         assert read_status(sock) == 413
@@ -174,7 +174,7 @@ def test_streamed_body_without_length_is_cut_at_the_limit(
         b"Content-Length: 0", b"Transfer-Encoding: chunked"
     )
     sent = [0]
-    before = offsets.now()
+    before = offsets.settled()
     with raw_request(ingest.port, head) as sock:
 
         def stream() -> None:
@@ -219,12 +219,12 @@ def slow_uploads(ingest: IngestProcess, client: CreatedClient) -> Iterator[list[
 def test_slow_uploads_are_cut_off_with_408_and_block_nobody(
     http: httpx.Client, offsets: Offsets, slow_uploads: list[socket.socket]
 ) -> None:
-    before = offsets.now()
+    before = offsets.settled()
     started = time.monotonic()
     ok = http.post(URL, json=EXAMPLE)  # served while twenty uploads dribble
     assert ok.status_code == 202
     assert time.monotonic() - started < QUICK_S
-    after_ok = offsets.now()
+    after_ok = offsets.settled()
     statuses = [read_status(sock) for sock in slow_uploads]
     assert statuses == [408] * len(slow_uploads)
     assert time.monotonic() - started < BODY_TIMEOUT_S + 3
