@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.kafka_support import delete_topics, unique_prefix
+from tests.kafka_support import delete_topics, module_settings
 from tidings.kafka.admin import ensure_topics
 from tidings.settings import Settings
 from tidings.topics import Topics
@@ -94,8 +94,7 @@ def kafka_bootstrap() -> Iterator[str]:
 @pytest.fixture(scope="module")
 def settings(kafka_bootstrap: str, request: pytest.FixtureRequest) -> Settings:
     """Settings of one test module: its own topic prefix, so modules never share a topic."""
-    module = request.module.__name__.rsplit(".", 1)[-1]
-    return Settings(bootstrap_servers=kafka_bootstrap, topic_prefix=unique_prefix(module))
+    return module_settings(kafka_bootstrap, request)
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
+import pytest
 from confluent_kafka.admin import AdminClient
 
 from tidings.settings import Settings
@@ -19,3 +21,11 @@ def delete_topics(settings: Settings) -> None:
     if names:
         for future in admin.delete_topics(names, operation_timeout=30).values():
             future.result()
+
+
+def module_settings(
+    kafka_bootstrap: str, request: pytest.FixtureRequest, **fields: Any
+) -> Settings:
+    """The module's settings with its own topic prefix; conftests below override fields."""
+    module = request.module.__name__.rsplit(".", 1)[-1]
+    return Settings(bootstrap_servers=kafka_bootstrap, topic_prefix=unique_prefix(module), **fields)

@@ -3,13 +3,13 @@ a direct producer client of tenant acme."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
 import pytest
 
+from tests.kafka_support import module_settings
 from tidings.admin_ops import CreatedClient, create_client, load_directory
 from tidings.schema_registry import SchemaRegistry
 from tidings.settings import Settings, TopicSettings
@@ -20,12 +20,8 @@ from .harness import USERS, Proc
 
 @pytest.fixture(scope="module")
 def settings(kafka_bootstrap: str, request: pytest.FixtureRequest) -> Settings:
-    module = request.module.__name__.rsplit(".", 1)[-1]
-    return Settings(
-        bootstrap_servers=kafka_bootstrap,
-        topic_prefix=f"test.{module}.{uuid.uuid4().hex[:8]}.",
-        topics=TopicSettings(events_partitions=2, other_partitions=1),
-    )
+    topics = TopicSettings(events_partitions=2, other_partitions=1)
+    return module_settings(kafka_bootstrap, request, topics=topics)
 
 
 @pytest.fixture(scope="module")

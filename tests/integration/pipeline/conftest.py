@@ -2,25 +2,21 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.integration.pipeline.harness import Service, register_schemas
+from tests.kafka_support import module_settings
 from tidings.settings import Settings, TopicSettings
 from tidings.topics import Topics
 
 
 @pytest.fixture(scope="module")
 def settings(kafka_bootstrap: str, request: pytest.FixtureRequest) -> Settings:
-    module = request.module.__name__.rsplit(".", 1)[-1]
-    return Settings(
-        bootstrap_servers=kafka_bootstrap,
-        topic_prefix=f"test.{module}.{uuid.uuid4().hex[:8]}.",
-        topics=TopicSettings(events_partitions=4, other_partitions=2),
-    )
+    topics = TopicSettings(events_partitions=4, other_partitions=2)
+    return module_settings(kafka_bootstrap, request, topics=topics)
 
 
 @pytest.fixture(scope="module")
