@@ -19,14 +19,14 @@ from pathlib import Path
 from confluent_kafka import Producer
 
 from bench.harness import Result, Stopwatch, median, rate
-from tidings.admin_ops import create_client
-from tidings.headers import Headers
+from tidings.contracts.headers import Headers
+from tidings.contracts.topics import Topics
+from tidings.domain.payload_schemas import PayloadSchemas, bundled_payload_schemas
 from tidings.kafka.admin import ensure_topics
 from tidings.kafka.config import producer_config
-from tidings.payload_schemas import PayloadSchemas, bundled_payload_schemas
+from tidings.ops.admin import create_client
 from tidings.producer import NotificationProducer, PreparedEvent
 from tidings.settings import Settings
-from tidings.topics import Topics
 
 RESULTS = Path(__file__).parent / "results" / "producer.json"
 BODY = {

@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 
 from tests.kafka_support import delete_topics, module_settings
+from tidings.contracts.topics import Topics
 from tidings.kafka.admin import ensure_topics
 from tidings.settings import Settings
-from tidings.topics import Topics
 
 ROOT = Path(__file__).resolve().parents[1]
 KAFKA_SH = ROOT / "infra" / "kafka.sh"

@@ -11,8 +11,8 @@ from confluent_kafka import Producer
 from bench.harness import ProcessSampler, Result, median
 from bench.producer_bench import BODY, bare_loop, library_loop
 from bench.scenarios.env import Env
+from tidings.contracts.topics import Topics
 from tidings.kafka.config import producer_config
-from tidings.topics import Topics
 
 
 def run(env: Env) -> list[Result]:

@@ -10,7 +10,7 @@ from bench.harness import ProcessSampler, Result, rate
 from bench.scenarios.drain import skip_to_end, wait_drained
 from bench.scenarios.env import Env
 from bench.scenarios.services import start_bare_loop, start_processor
-from tidings.topics import Topics
+from tidings.contracts.topics import Topics
 
 
 def _sink(env: Env) -> str:

@@ -8,7 +8,7 @@ from bench.harness import ProcessSampler, Result, rate
 from bench.scenarios.drain import wait_drained
 from bench.scenarios.env import Env
 from bench.scenarios.services import produced, start_processor
-from tidings.topics import Topics
+from tidings.contracts.topics import Topics
 
 
 def _fanout(env: Env, recipients: int, events: int) -> Result:

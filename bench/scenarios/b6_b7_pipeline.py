@@ -15,7 +15,7 @@ from bench.scenarios.e2e_watch import DeliveryWatch
 from bench.scenarios.env import Env
 from bench.scenarios.load import http_result, openloop
 from bench.scenarios.services import start_processor
-from tidings.topics import Topics
+from tidings.contracts.topics import Topics
 
 
 def run(env: Env) -> list[Result]:

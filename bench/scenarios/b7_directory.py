@@ -11,9 +11,9 @@ from confluent_kafka import Producer
 from bench.harness import ProcessSampler, Result, rate
 from bench.scenarios.env import Env
 from bench.scenarios.services import start_processor
-from tidings.codec import Codec
+from tidings.contracts.codec import Codec
+from tidings.contracts.topics import Topics, user_key
 from tidings.kafka.config import producer_config
-from tidings.topics import Topics, user_key
 
 TENANT = "big"
 

@@ -9,8 +9,8 @@ import time
 from confluent_kafka import OFFSET_END, Consumer, TopicPartition
 
 from bench.scenarios.drain import partitions
+from tidings.contracts.topics import Topics
 from tidings.settings import Settings
-from tidings.topics import Topics
 
 
 class DeliveryWatch:

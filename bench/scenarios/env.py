@@ -22,12 +22,12 @@ from typing import Any
 import httpx
 from confluent_kafka.admin import AdminClient
 
-from tidings.admin_ops import create_client, load_directory
+from tidings.domain.payload_schemas import PayloadSchemas, bundled_payload_schemas
 from tidings.kafka.admin import ensure_topics
-from tidings.payload_schemas import PayloadSchemas, bundled_payload_schemas
+from tidings.ops.admin import create_client, load_directory
 from tidings.producer import NotificationProducer
-from tidings.schema_registry import SchemaRegistry
 from tidings.settings import Settings
+from tidings.stores.schemas import SchemaRegistry
 
 BENCH = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent

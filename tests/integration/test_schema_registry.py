@@ -7,12 +7,12 @@ from collections.abc import Iterator
 import pytest
 
 from tests.unit.schema_fixtures import INCOMPATIBLE, V1, V2
-from tidings.compatibility import Compatibility
+from tidings.contracts.topics import Topics, schema_key
+from tidings.domain.compatibility import Compatibility
 from tidings.errors import SchemaIncompatible
 from tidings.kafka.producer import durable_producer, produce_sync
-from tidings.schema_registry import SchemaRegistry
 from tidings.settings import Settings
-from tidings.topics import Topics, schema_key
+from tidings.stores.schemas import SchemaRegistry
 
 TYPE = "content.approved"
 

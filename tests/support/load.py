@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from tidings.envelope import event_id_for
+from tidings.domain.envelope import event_id_for
 
 URL = "/api/v1/notifications"
 RETRIABLE = (None, 409, 429, 503)  # None: no answer at all

@@ -12,10 +12,10 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
 from tests.integration.pipeline.harness import deliveries, latest_states
 from tests.support.report import Figures
-from tidings.headers import EVENT_ID, to_dict
+from tidings.contracts.headers import EVENT_ID, to_dict
+from tidings.contracts.topics import Topics
 from tidings.kafka.config import consumer_config
 from tidings.settings import Settings
-from tidings.topics import Topics
 
 
 def wait_dispatched(

@@ -16,9 +16,9 @@ from typing import Any
 import httpx
 
 from tests.integration.pipeline.harness import Service, load_users, register_schemas
-from tidings.admin_ops import CreatedClient, create_client
-from tidings.clients import SCOPE_READ, SCOPE_WRITE
+from tidings.domain.clients import SCOPE_READ, SCOPE_WRITE
 from tidings.kafka.admin import ensure_topics
+from tidings.ops.admin import CreatedClient, create_client
 from tidings.settings import Settings
 
 TENANT = "acme"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tidings.schema_files import load_json, schemas_root
+from tidings.contracts.schema_files import load_json, schemas_root
 
 ROOT = schemas_root()
 V1: dict[str, Any] = load_json(ROOT / "payloads" / "content.approved" / "1.avsc")

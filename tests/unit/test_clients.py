@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from tidings.clients import SERVICE_TENANT, ApiClient, ClientRegistry, hash_secret, new_secret
+from tidings.domain.clients import (
+    SERVICE_TENANT,
+    ApiClient,
+    ClientRegistry,
+    hash_secret,
+    new_secret,
+)
 from tidings.errors import Forbidden, Unauthenticated
 
 

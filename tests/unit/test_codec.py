@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.unit.avro_strategies import datum
-from tidings.codec import CONTENT_TYPE_JSON, MAGIC, Codec, crc64_fingerprint, parse
+from tidings.contracts.codec import CONTENT_TYPE_JSON, MAGIC, Codec, crc64_fingerprint, parse
 from tidings.errors import CodecError, CorruptRecord, RecordMismatch, UnknownFingerprint
 
 CODEC = Codec()

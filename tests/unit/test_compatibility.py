@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.unit.schema_fixtures import INCOMPATIBLE, V1, V2
-from tidings.compatibility import Compatibility, incompatibilities
+from tidings.domain.compatibility import Compatibility, incompatibilities
 
 
 def test_v2_is_backward_compatible_with_v1() -> None:

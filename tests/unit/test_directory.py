@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tidings.directory import Directory, User
+from tidings.domain.directory import Directory, User
 
 
 def user(tenant: str, uid: str, **fields: object) -> User:

@@ -6,14 +6,15 @@ from typing import Any
 
 import pytest
 
-from tidings.directory import Directory, User
-from tidings.envelope import (
+from tidings.domain.directory import Directory, User
+from tidings.domain.envelope import (
     build_envelope,
     event_id_for,
     parse_request,
     request_fingerprint,
     validate_request,
 )
+from tidings.domain.payload_schemas import PayloadSchemas, bundled_payload_schemas
 from tidings.errors import (
     InvalidRecipients,
     PayloadTooLarge,
@@ -22,7 +23,6 @@ from tidings.errors import (
     UnknownSchemaVersion,
     ValidationFailed,
 )
-from tidings.payload_schemas import PayloadSchemas, bundled_payload_schemas
 from tidings.settings import LimitSettings
 
 SCHEMAS = PayloadSchemas(bundled_payload_schemas())

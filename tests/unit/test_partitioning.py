@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tidings.partitioning import partition_for, tenant_partition
+from tidings.contracts.partitioning import partition_for, tenant_partition
 
 # Vectors from Apache Kafka's UtilsTest.testMurmur2 (signed 32-bit results of Utils.murmur2).
 JAVA_MURMUR2 = {

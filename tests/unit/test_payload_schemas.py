@@ -5,14 +5,14 @@ from __future__ import annotations
 import pytest
 
 from tests.unit.schema_fixtures import INCOMPATIBLE, V1, V2
-from tidings.compatibility import Compatibility
+from tidings.domain.compatibility import Compatibility
+from tidings.domain.payload_schemas import PayloadSchema, PayloadSchemas, bundled_payload_schemas
 from tidings.errors import (
     SchemaIncompatible,
     SchemaValidationFailed,
     UnknownEventType,
     UnknownSchemaVersion,
 )
-from tidings.payload_schemas import PayloadSchema, PayloadSchemas, bundled_payload_schemas
 
 TYPE = "content.approved"
 

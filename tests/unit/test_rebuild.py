@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tidings.rebuild import Evidence, derive
+from tidings.ops.rebuild import Evidence, derive
 
 EVENT = {"event_id": "e-1", "tenant": "acme", "type": "t.x", "accepted_at": 5}
 CHANNELS = {"email", "in_app"}

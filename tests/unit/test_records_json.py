@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from tidings import headers as h
-from tidings.codec import Codec
+from tidings.contracts import headers as h
+from tidings.contracts.codec import Codec
+from tidings.domain.payload_schemas import PayloadSchemas, bundled_payload_schemas
+from tidings.domain.signing import Signer, generate_private_key, verify
 from tidings.errors import MalformedRequest
-from tidings.event_sign import sign_avro_json
-from tidings.payload_schemas import PayloadSchemas, bundled_payload_schemas
+from tidings.ops.event_sign import sign_avro_json
+from tidings.ops.records_json import console_line, json_line, parse_line
+from tidings.ops.scan import RawRecord
 from tidings.producer import EventPreparer
-from tidings.records_json import console_line, json_line, parse_line
-from tidings.scan import RawRecord
 from tidings.settings import LimitSettings
-from tidings.signing import Signer, generate_private_key, verify
 
 CODEC = Codec()
 KEY = generate_private_key()

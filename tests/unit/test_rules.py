@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tidings.domain.rules import RuleLimits, canonical, matches, parse_rules
 from tidings.errors import InvalidRecipients
-from tidings.rules import RuleLimits, canonical, matches, parse_rules
 
 LEGAL_DE = {"department": "legal", "locale": "de", "level": "3", "vip": "true"}
 

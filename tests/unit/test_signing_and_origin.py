@@ -6,14 +6,14 @@ from typing import Any
 
 import pytest
 
-from tidings import headers as h
-from tidings.clients import SERVICE_TENANT, ApiClient, ClientRegistry
-from tidings.codec import Codec
-from tidings.envelope import build_envelope, encode_event, parse_request, validate_request
-from tidings.origin import OriginRejected, verify_origin
-from tidings.payload_schemas import PayloadSchemas, bundled_payload_schemas
+from tidings.contracts import headers as h
+from tidings.contracts.codec import Codec
+from tidings.domain.clients import SERVICE_TENANT, ApiClient, ClientRegistry
+from tidings.domain.envelope import build_envelope, encode_event, parse_request, validate_request
+from tidings.domain.origin import OriginRejected, verify_origin
+from tidings.domain.payload_schemas import PayloadSchemas, bundled_payload_schemas
+from tidings.domain.signing import Signer, generate_private_key, verify
 from tidings.settings import LimitSettings
-from tidings.signing import Signer, generate_private_key, verify
 
 CODEC = Codec()
 SCHEMAS = PayloadSchemas(bundled_payload_schemas())

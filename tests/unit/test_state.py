@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tidings.state import Stage, newer, public_view, state_record, state_seq
+from tidings.contracts.state import Stage, newer, public_view, state_record, state_seq
 
 
 def test_the_happy_path_is_strictly_increasing() -> None:

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tidings.settings import Settings, TopicSettings
-from tidings.topics import (
+from tidings.contracts.topics import (
     Topics,
     event_key,
     schema_key,
@@ -13,6 +12,7 @@ from tidings.topics import (
     tenant_of_key,
     user_key,
 )
+from tidings.settings import Settings, TopicSettings
 
 TOPICS = Topics(Settings(topic_prefix="acme."))
 

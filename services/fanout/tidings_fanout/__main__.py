@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from tidings.codec import Codec
+from tidings.contracts.codec import Codec
+from tidings.contracts.topics import Topics
 from tidings.logs import configure_logging
 from tidings.processing.service import run_service
 from tidings.settings import get_settings
-from tidings.topics import Topics
 from tidings_fanout.handler import FanoutHandler
 
 

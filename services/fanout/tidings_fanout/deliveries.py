@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from tidings.state import now_ms
+from tidings.contracts.state import now_ms
 
 DELIVERY_NAMESPACE = uuid.UUID("b0d5a6a2-52a4-4d43-9a0e-6a4f4f1e5c11")
 

@@ -14,15 +14,15 @@ from typing import Any
 import orjson
 from confluent_kafka import TIMESTAMP_NOT_AVAILABLE, Message
 
-from tidings import headers as h
-from tidings.codec import Codec
+from tidings.contracts import headers as h
+from tidings.contracts.codec import Codec
+from tidings.contracts.state import TERMINAL, Stage, now_ms, state_record, state_seq
+from tidings.contracts.topics import user_key
 from tidings.logs import get_logger
 from tidings.processing.deadletter import message_headers
 from tidings.processing.outbox import Outbox
 from tidings.processing.stateful import StatefulHandler
 from tidings.settings import Settings
-from tidings.state import TERMINAL, Stage, now_ms, state_record, state_seq
-from tidings.topics import user_key
 from tidings_fanout.deliveries import delivery_requests
 
 log = get_logger(__name__)

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import hashlib
 
-from tidings.admin_ops import put_client
-from tidings.clients import ApiClient, service_identity
-from tidings.codec import Codec
+from tidings.contracts.codec import Codec
+from tidings.domain.clients import ApiClient, service_identity
+from tidings.domain.signing import Signer, generate_private_key
 from tidings.settings import Settings
-from tidings.signing import Signer, generate_private_key
+from tidings.stores.clients import put_client
 
 
 def service_signer(settings: Settings) -> Signer:

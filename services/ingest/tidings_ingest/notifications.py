@@ -14,8 +14,12 @@ from typing import Any
 
 import orjson
 
-from tidings.clients import ApiClient
-from tidings.envelope import (
+from tidings.contracts.headers import CONTENT_TYPE, EVENT_ID, TENANT, to_list
+from tidings.contracts.partitioning import tenant_partition
+from tidings.contracts.state import Stage, public_view, state_record
+from tidings.contracts.topics import event_key, idempotency_key, state_key
+from tidings.domain.clients import ApiClient
+from tidings.domain.envelope import (
     build_envelope,
     encode_event,
     event_id_for,
@@ -24,10 +28,6 @@ from tidings.envelope import (
     validate_request,
 )
 from tidings.errors import FieldError, NotFound, ValidationFailed
-from tidings.headers import CONTENT_TYPE, EVENT_ID, TENANT, to_list
-from tidings.partitioning import tenant_partition
-from tidings.state import Stage, public_view, state_record
-from tidings.topics import event_key, idempotency_key, state_key
 from tidings_ingest.idempotency import Completed
 from tidings_ingest.publisher import Outgoing
 from tidings_ingest.runtime import Runtime

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tidings.envelope import TYPE_PATTERN
+from tidings.domain.envelope import TYPE_PATTERN
 from tidings.settings import Settings
 
 _JSON = "application/json"

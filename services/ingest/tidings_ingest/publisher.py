@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 
 from confluent_kafka import KafkaException
 
+from tidings.contracts.headers import Headers
 from tidings.errors import TidingsError, Unavailable
-from tidings.headers import Headers
 from tidings.settings import Settings
 from tidings_ingest.lane import CommitLane
 

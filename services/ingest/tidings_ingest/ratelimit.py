@@ -17,7 +17,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from tidings.clients import ApiClient
+from tidings.domain.clients import ApiClient
 from tidings.settings import IngestSettings
 
 POLICY = "burst"

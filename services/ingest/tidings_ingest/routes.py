@@ -14,7 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from tidings.clients import SCOPE_READ, SCOPE_WRITE, ApiClient
+from tidings.domain.clients import SCOPE_READ, SCOPE_WRITE, ApiClient
 from tidings.errors import RateLimited, TidingsError, Unavailable
 from tidings.logs import get_logger
 from tidings_ingest.body import parse_json, read_capped, require_json

@@ -10,16 +10,18 @@ from __future__ import annotations
 import threading
 import time
 
-from tidings.clients import ClientRegistry
-from tidings.codec import Codec
-from tidings.directory import Directory
+from tidings.contracts.codec import Codec
+from tidings.contracts.topics import Topics
+from tidings.domain.clients import ClientRegistry
+from tidings.domain.directory import Directory
+from tidings.domain.signing import Signer
 from tidings.kafka.view import CompactedView
 from tidings.logs import get_logger
-from tidings.schema_registry import SchemaRegistry
 from tidings.settings import Settings
-from tidings.signing import Signer
-from tidings.topics import Topics
-from tidings.views import StateStore, clients_view, directory_view, state_view
+from tidings.stores.clients import clients_view
+from tidings.stores.directory import directory_view
+from tidings.stores.schemas import SchemaRegistry
+from tidings.stores.state import StateStore, state_view
 from tidings_ingest.idempotency import IdempotencyStore
 from tidings_ingest.identity import register_identity, service_signer
 from tidings_ingest.metrics import Metrics

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from tidings.clients import ClientRegistry
-from tidings.codec import Codec
-from tidings.directory import Directory
+from tidings.contracts.codec import Codec
+from tidings.contracts.topics import Topics
+from tidings.domain.clients import ClientRegistry
+from tidings.domain.directory import Directory
 from tidings.logs import configure_logging
 from tidings.processing.service import run_service, wait_views
-from tidings.schema_registry import SchemaRegistry
 from tidings.settings import get_settings
-from tidings.topics import Topics
-from tidings.views import clients_view, directory_view
+from tidings.stores.clients import clients_view
+from tidings.stores.directory import directory_view
+from tidings.stores.schemas import SchemaRegistry
 from tidings_resolver.handler import ResolverHandler
 
 

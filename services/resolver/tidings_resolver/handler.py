@@ -11,13 +11,15 @@ from typing import Any
 
 from confluent_kafka import Message
 
-from tidings import headers as h
-from tidings.clients import ClientRegistry
-from tidings.codec import Codec
-from tidings.directory import Directory
+from tidings.contracts import headers as h
+from tidings.contracts.codec import Codec
+from tidings.contracts.state import TERMINAL, UNPROVEN, Stage, now_ms, state_record
+from tidings.contracts.topics import event_key
+from tidings.domain.clients import ClientRegistry
+from tidings.domain.directory import Directory
+from tidings.domain.payload_schemas import PayloadSchemas
 from tidings.kafka.view import CompactedView
 from tidings.logs import get_logger
-from tidings.payload_schemas import PayloadSchemas
 from tidings.processing.deadletter import (
     attempt_entry,
     backoff_ms,
@@ -28,8 +30,6 @@ from tidings.processing.deadletter import (
 from tidings.processing.outbox import Defer, Outbox
 from tidings.processing.stateful import StatefulHandler
 from tidings.settings import Settings
-from tidings.state import TERMINAL, UNPROVEN, Stage, now_ms, state_record
-from tidings.topics import event_key
 from tidings_resolver.inbound import InboundEvent, Invalid, read_event
 from tidings_resolver.output import event_state, write_resolution
 from tidings_resolver.resolution import policy_for, resolve

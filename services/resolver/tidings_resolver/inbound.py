@@ -14,14 +14,14 @@ from typing import Any
 
 import orjson
 
-from tidings import headers as h
-from tidings.clients import ClientRegistry
-from tidings.codec import CONTENT_TYPE_BINARY, CONTENT_TYPE_JSON, Codec
+from tidings.contracts import headers as h
+from tidings.contracts.codec import CONTENT_TYPE_BINARY, CONTENT_TYPE_JSON, Codec
+from tidings.contracts.topics import tenant_of_key
+from tidings.domain.clients import ClientRegistry
+from tidings.domain.origin import OriginRejected, verify_origin
+from tidings.domain.payload_schemas import PayloadSchemas
+from tidings.domain.rules import Rule
 from tidings.errors import TidingsError
-from tidings.origin import OriginRejected, verify_origin
-from tidings.payload_schemas import PayloadSchemas
-from tidings.rules import Rule
-from tidings.topics import tenant_of_key
 from tidings_resolver.resolution import parse_stored_rules
 
 

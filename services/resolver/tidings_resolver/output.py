@@ -8,11 +8,11 @@ from typing import Any
 
 import orjson
 
-from tidings import headers as h
+from tidings.contracts import headers as h
+from tidings.contracts.state import Stage, now_ms, state_record
+from tidings.contracts.topics import resolved_key
 from tidings.processing.outbox import Outbox
 from tidings.processing.writes import Applied, Writes
-from tidings.state import Stage, now_ms, state_record
-from tidings.topics import resolved_key
 from tidings_resolver.resolution import Resolution
 
 # Header on every chunk with what the fan-out carries into ``dispatched`` (recipients,

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 
 import orjson
 
-from tidings.directory import Directory, User
-from tidings.rules import Rule, matches, parse_rules
+from tidings.domain.directory import Directory, User
+from tidings.domain.rules import Rule, matches, parse_rules
 
 INACTIVE, UNKNOWN, MUTED, NO_ADDRESS = "inactive", "unknown", "muted", "no_address"
 

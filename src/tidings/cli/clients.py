@@ -14,13 +14,13 @@ from typing import Any
 
 import typer
 
-from tidings.admin_ops import create_client, put_client
 from tidings.cli import output
-from tidings.clients import SCOPES, ApiClient, ClientRegistry
-from tidings.codec import Codec
+from tidings.contracts.codec import Codec
+from tidings.domain.clients import SCOPES, ApiClient, ClientRegistry
 from tidings.errors import NotFound, Unavailable
+from tidings.ops.admin import create_client
 from tidings.settings import Settings
-from tidings.views import clients_view
+from tidings.stores.clients import clients_view, put_client
 
 app = typer.Typer(help="Create, revoke and list API clients.", no_args_is_help=True)
 TimeoutOption = typer.Option(30.0, "--timeout", help="Seconds to wait for the broker.")

@@ -12,9 +12,9 @@ from pathlib import Path
 import orjson
 import typer
 
-from tidings.admin_ops import create_client, load_directory
 from tidings.cli import output
-from tidings.clients import SCOPE_READ, SCOPE_WRITE
+from tidings.domain.clients import SCOPE_READ, SCOPE_WRITE
+from tidings.ops.admin import create_client, load_directory
 
 app = typer.Typer(help="Seed a demo tenant and print a working curl.", no_args_is_help=True)
 DEMO_DIRECTORY = Path(__file__).resolve().parents[3] / "infra" / "demo" / "directory.jsonl"

@@ -12,11 +12,11 @@ from pathlib import Path
 import orjson
 import typer
 
-from tidings.admin_ops import load_directory, parse_directory_lines
 from tidings.cli import output
-from tidings.codec import Codec
-from tidings.directory import Directory
-from tidings.views import directory_view
+from tidings.contracts.codec import Codec
+from tidings.domain.directory import Directory
+from tidings.ops.admin import load_directory, parse_directory_lines
+from tidings.stores.directory import directory_view
 
 app = typer.Typer(help="Load and export the tenant directory.", no_args_is_help=True)
 BATCH = 5_000

@@ -17,12 +17,12 @@ from tidings.cli.selection import (
     TypeOption,
     selection,
 )
-from tidings.codec import Codec
-from tidings.event_sign import sign_avro_json
-from tidings.records_json import console_line, json_line
-from tidings.scan import RawRecord, Selection, follow, scan
+from tidings.contracts.codec import Codec
+from tidings.contracts.topics import Topics, TopicSpec, tenant_of_key
+from tidings.ops.event_sign import sign_avro_json
+from tidings.ops.records_json import console_line, json_line
+from tidings.ops.scan import RawRecord, Selection, follow, scan
 from tidings.settings import Settings
-from tidings.topics import Topics, TopicSpec, tenant_of_key
 
 app = typer.Typer(help="Decode, dump and sign records of project topics.", no_args_is_help=True)
 

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import typer
 
-from tidings import replay as r
 from tidings.cli import output
 from tidings.cli.selection import (
     EndOption,
@@ -20,9 +19,10 @@ from tidings.cli.selection import (
     TypeOption,
     selection,
 )
-from tidings.codec import Codec
-from tidings.replay_select import latest_states, select
-from tidings.replay_signer import replay_signer
+from tidings.contracts.codec import Codec
+from tidings.ops import replay as r
+from tidings.ops.replay_select import latest_states, select
+from tidings.ops.replay_signer import replay_signer
 
 app = typer.Typer(help="Re-drive processing of selected events (see docs/operations.md).")
 

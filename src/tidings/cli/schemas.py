@@ -10,12 +10,12 @@ from typing import Any
 import typer
 
 from tidings.cli import output
-from tidings.compatibility import Compatibility
+from tidings.contracts.schema_files import load_json
+from tidings.domain.compatibility import Compatibility
+from tidings.domain.payload_schemas import PayloadSchema, PayloadSchemas, bundled_payload_schemas
 from tidings.errors import SchemaIncompatible, Unavailable
-from tidings.payload_schemas import PayloadSchema, PayloadSchemas, bundled_payload_schemas
-from tidings.schema_files import load_json
-from tidings.schema_registry import SchemaRegistry
 from tidings.settings import Settings
+from tidings.stores.schemas import SchemaRegistry
 
 app = typer.Typer(help="Register, check and list payload schemas.", no_args_is_help=True)
 

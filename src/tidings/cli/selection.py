@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import typer
 
 from tidings.cli import output
-from tidings.scan import Selection
+from tidings.ops.scan import Selection
 
 TenantOption = typer.Option(None, "--tenant", help="Only this tenant's records.")
 TypeOption = typer.Option(None, "--type", help="Only this event type.")

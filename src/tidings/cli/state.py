@@ -5,8 +5,8 @@ from __future__ import annotations
 import typer
 
 from tidings.cli import output
-from tidings.codec import Codec
-from tidings.rebuild import plan_rebuild, write_states
+from tidings.contracts.codec import Codec
+from tidings.ops.rebuild import plan_rebuild, write_states
 
 app = typer.Typer(help="Processing state: rebuild it from the events log.", no_args_is_help=True)
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import typer
 
 from tidings.cli import output
-from tidings.codec import Codec
-from tidings.trace import trace as trace_event
+from tidings.contracts.codec import Codec
+from tidings.ops.trace import trace as trace_event
 
 app = typer.Typer(
     help="Follow one event through every topic.",

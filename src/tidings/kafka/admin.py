@@ -17,9 +17,9 @@ from confluent_kafka.admin import (
     TopicMetadata,
 )
 
+from tidings.contracts.topics import Topics, TopicSpec
 from tidings.kafka.config import common_config
 from tidings.settings import Settings
-from tidings.topics import Topics, TopicSpec
 
 
 @dataclass

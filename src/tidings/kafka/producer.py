@@ -12,8 +12,8 @@ from typing import Any
 
 from confluent_kafka import KafkaError, Message, Producer
 
+from tidings.contracts.headers import Headers
 from tidings.errors import Unavailable
-from tidings.headers import Headers
 from tidings.kafka.config import assert_durable, producer_config
 from tidings.kafka.errors import translate_kafka_error
 from tidings.settings import Settings

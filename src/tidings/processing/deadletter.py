@@ -6,7 +6,7 @@ from typing import Any
 
 from confluent_kafka import Message
 
-from tidings.state import now_ms
+from tidings.contracts.state import now_ms
 
 
 def message_headers(msg: Message) -> dict[str, bytes]:

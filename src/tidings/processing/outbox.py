@@ -6,7 +6,7 @@ from collections import Counter
 
 from confluent_kafka import Producer
 
-from tidings.headers import Headers
+from tidings.contracts.headers import Headers
 
 
 class Defer(Exception):

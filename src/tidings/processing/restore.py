@@ -14,13 +14,13 @@ from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
-from tidings.codec import Codec
+from tidings.contracts.codec import Codec
+from tidings.contracts.topics import Topics
 from tidings.errors import Unavailable
 from tidings.kafka.config import consumer_config
 from tidings.kafka.view import CompactedView
 from tidings.logs import get_logger
 from tidings.settings import Settings
-from tidings.topics import Topics
 
 log = get_logger(__name__)
 

@@ -7,13 +7,13 @@ from typing import Any
 
 from confluent_kafka import Message
 
-from tidings.codec import Codec
+from tidings.contracts.codec import Codec
+from tidings.contracts.topics import Topics
 from tidings.processing.deadletter import dead_letter
 from tidings.processing.outbox import Outbox
 from tidings.processing.restore import PartitionedStates, StateTail
 from tidings.processing.writes import Applied, Writes
 from tidings.settings import Settings
-from tidings.topics import Topics
 
 
 class StatefulHandler:

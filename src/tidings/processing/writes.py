@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from tidings import headers as h
-from tidings.codec import Codec
-from tidings.partitioning import tenant_partition
+from tidings.contracts import headers as h
+from tidings.contracts.codec import Codec
+from tidings.contracts.partitioning import tenant_partition
+from tidings.contracts.topics import Topics, event_key, state_key
 from tidings.processing.outbox import Outbox
 from tidings.processing.restore import identity
-from tidings.topics import Topics, event_key, state_key
 
 
 class Applied(list[tuple[int, dict[str, Any], bytes]]):

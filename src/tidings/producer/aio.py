@@ -15,8 +15,8 @@ from typing import Any
 from tidings.errors import TidingsError
 from tidings.kafka.producer import AsyncProducer
 from tidings.producer.acks import Ack
+from tidings.producer.base import PreparingProducer, Request
 from tidings.producer.prepare import PreparedEvent
-from tidings.producer.schemas import PreparingProducer, Request
 from tidings.settings import Settings
 
 

@@ -1,6 +1,6 @@
 """One event, prepared exactly as the HTTP endpoint prepares it: validated, encoded, signed.
 
-The library and the ingest service share ``tidings.envelope`` for every step, so a request
+The library and the ingest service share ``tidings.domain.envelope`` for every step, so a request
 gets the same answer (and error code) on either path and the records they write differ only
 in event id, times and signature. The directory is not consulted here (``directory=None``):
 recipient existence is checked by the resolver, which turns unknown users into ``skipped``.
@@ -13,8 +13,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from tidings.codec import Codec
-from tidings.envelope import (
+from tidings.contracts.codec import Codec
+from tidings.contracts.headers import Headers
+from tidings.contracts.topics import event_key
+from tidings.domain.envelope import (
     NotificationRequest,
     build_envelope,
     canonical_json,
@@ -22,12 +24,10 @@ from tidings.envelope import (
     parse_request,
     validate_request,
 )
+from tidings.domain.payload_schemas import PayloadSchemas
+from tidings.domain.signing import Signer
 from tidings.errors import Forbidden, InvalidIdempotencyKey, PayloadTooLarge
-from tidings.headers import Headers
-from tidings.payload_schemas import PayloadSchemas
 from tidings.settings import LimitSettings
-from tidings.signing import Signer
-from tidings.topics import event_key
 
 MAX_IDEMPOTENCY_KEY = 255
 

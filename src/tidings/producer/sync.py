@@ -20,8 +20,8 @@ from tidings.errors import Unavailable
 from tidings.kafka.config import assert_durable, producer_config
 from tidings.kafka.errors import translate_kafka_error
 from tidings.producer.acks import Ack
+from tidings.producer.base import PreparingProducer, Request
 from tidings.producer.prepare import PreparedEvent
-from tidings.producer.schemas import PreparingProducer, Request
 from tidings.settings import Settings
 
 AckCallback = Callable[[Ack], None]

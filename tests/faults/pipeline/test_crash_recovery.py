@@ -13,8 +13,8 @@ import time
 from tests.faults.pipeline.workload import Workload
 from tests.integration.pipeline.conftest import ServiceFactory
 from tests.integration.pipeline.harness import Service, wait_states
+from tidings.contracts.topics import Topics
 from tidings.settings import Settings
-from tidings.topics import Topics
 
 EVENTS = int(os.environ.get("TIDINGS_FAULT_EVENTS", "10000"))
 SECONDS = float(os.environ.get("TIDINGS_FAULT_SECONDS", "90"))

@@ -10,9 +10,9 @@ from collections import Counter
 
 from tests.integration.pipeline.conftest import ServiceFactory
 from tests.integration.pipeline.harness import DirectProducer, deliveries, load_users, wait_states
-from tidings.partitioning import tenant_partition
+from tidings.contracts.partitioning import tenant_partition
+from tidings.contracts.topics import Topics
 from tidings.settings import Settings
-from tidings.topics import Topics
 
 MEMBERS = int(os.environ.get("TIDINGS_LARGE_AUDIENCE", "100000"))
 FANOUT_RSS_LIMIT_MB = 400  # independent of the audience: chunks are streamed

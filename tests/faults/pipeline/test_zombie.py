@@ -11,8 +11,8 @@ from collections import Counter
 from tests.faults.pipeline.workload import Workload
 from tests.integration.pipeline.conftest import ServiceFactory
 from tests.integration.pipeline.harness import read_topic, wait_states
+from tidings.contracts.topics import Topics
 from tidings.settings import Settings
-from tidings.topics import Topics
 
 SESSION_MS = 6000  # harness default (TIDINGS_KAFKA__SESSION_TIMEOUT_MS)
 

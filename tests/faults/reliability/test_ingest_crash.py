@@ -20,7 +20,7 @@ from tests.faults.reliability.conftest import TEAM, report
 from tests.support.load import URL, team_body
 from tests.support.outcome import figures, on_log
 from tests.support.stack import TENANT, Stack, api_client
-from tidings.envelope import event_id_for
+from tidings.domain.envelope import event_id_for
 from tidings.settings import Settings
 
 

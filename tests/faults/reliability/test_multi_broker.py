@@ -23,9 +23,9 @@ from tests.support.brokers import KillableCluster
 from tests.support.load import URL, HttpLoad, team_body
 from tests.support.outcome import figures, on_log
 from tests.support.stack import TENANT, Stack, api_client, provision
-from tidings.partitioning import tenant_partition
+from tidings.contracts.partitioning import tenant_partition
+from tidings.contracts.topics import Topics
 from tidings.settings import Settings
-from tidings.topics import Topics
 
 ENV = {
     "TIDINGS_TOPICS__REPLICATION_FACTOR": "3",
@@ -147,7 +147,7 @@ def test_two_brokers_down_is_503_never_202(
 
 
 def services_key_id(key: str) -> str:
-    from tidings.envelope import event_id_for
+    from tidings.domain.envelope import event_id_for
 
     return event_id_for(TENANT, key)
 

@@ -17,8 +17,8 @@ from tests.faults.reliability.conftest import report
 from tests.integration.pipeline.conftest import ServiceFactory, pipeline, start_service  # noqa: F401
 from tests.integration.pipeline.harness import Service
 from tests.support.outcome import figures
+from tidings.contracts.topics import Topics
 from tidings.settings import Settings
-from tidings.topics import Topics
 
 EVENTS = int(os.environ.get("TIDINGS_FAULT_EVENTS", "1500"))
 SECONDS = float(os.environ.get("TIDINGS_FAULT_SECONDS", "45"))

@@ -21,9 +21,9 @@ from tests.faults.reliability.conftest import TEAM, report
 from tests.support.load import HttpLoad, Ledger
 from tests.support.outcome import figures
 from tests.support.stack import TENANT, Stack, api_client
+from tidings.contracts.topics import Topics
 from tidings.kafka.config import consumer_config
 from tidings.settings import Settings
-from tidings.topics import Topics
 
 PHASE_S = 20
 RATE = 20

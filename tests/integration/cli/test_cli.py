@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from tests.kafka_support import delete_topics, unique_prefix
+from tidings.contracts.topics import Topics
 from tidings.settings import Settings
-from tidings.topics import Topics
 
 ROOT = Path(__file__).resolve().parents[3]
 CANDIDATE = ROOT / "schemas" / "candidates" / "content.approved.3.incompatible.avsc"

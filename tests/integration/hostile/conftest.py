@@ -17,10 +17,10 @@ from tests.integration.ingest.conftest import (  # noqa: F401 - pytest fixtures
     new_client,
     seeded,
 )
-from tidings.admin_ops import CreatedClient
+from tidings.contracts.topics import Topics
 from tidings.kafka.config import consumer_config
+from tidings.ops.admin import CreatedClient
 from tidings.settings import Settings
-from tidings.topics import Topics
 
 BODY_TIMEOUT_S = 3
 # Every code the API documents for POST /api/v1/notifications (docs/errors.md) by status.

@@ -17,7 +17,7 @@ import pytest
 
 from tests.integration.hostile.conftest import BODY_TIMEOUT_S, Offsets, assert_documented
 from tests.integration.ingest.conftest import EXAMPLE, IngestProcess
-from tidings.admin_ops import CreatedClient
+from tidings.ops.admin import CreatedClient
 
 URL = "/api/v1/notifications"
 QUICK_S = 2.0

@@ -19,11 +19,11 @@ from typing import Any
 import httpx
 import pytest
 
-from tidings.admin_ops import CreatedClient, create_client, load_directory
-from tidings.clients import SCOPE_READ, SCOPE_WRITE
-from tidings.schema_registry import SchemaRegistry
+from tidings.contracts.topics import Topics
+from tidings.domain.clients import SCOPE_READ, SCOPE_WRITE
+from tidings.ops.admin import CreatedClient, create_client, load_directory
 from tidings.settings import Settings
-from tidings.topics import Topics
+from tidings.stores.schemas import SchemaRegistry
 
 BIN = Path(sys.executable).parent
 DIRECTORY = [

@@ -8,8 +8,8 @@ import time
 import httpx
 import pytest
 
-from tidings.admin_ops import put_client
-from tidings.clients import SCOPE_READ, SCOPE_WRITE
+from tidings.domain.clients import SCOPE_READ, SCOPE_WRITE
+from tidings.stores.clients import put_client
 
 from .conftest import EXAMPLE, IngestProcess, new_client
 

@@ -14,7 +14,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from tidings.admin_ops import CreatedClient
+from tidings.ops.admin import CreatedClient
 
 from .conftest import EXAMPLE, IngestProcess
 

@@ -7,13 +7,14 @@ import uuid
 
 import httpx
 
-from tidings import headers as h
-from tidings.admin_ops import CreatedClient
-from tidings.clients import ClientRegistry
-from tidings.codec import Codec
-from tidings.origin import verify_origin
-from tidings.partitioning import tenant_partition
-from tidings.views import StateStore, clients_view
+from tidings.contracts import headers as h
+from tidings.contracts.codec import Codec
+from tidings.contracts.partitioning import tenant_partition
+from tidings.domain.clients import ClientRegistry
+from tidings.domain.origin import verify_origin
+from tidings.ops.admin import CreatedClient
+from tidings.stores.clients import clients_view
+from tidings.stores.state import StateStore
 
 from .conftest import EXAMPLE, IngestProcess
 from .records import read_all

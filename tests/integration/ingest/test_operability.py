@@ -9,7 +9,7 @@ import time
 import httpx
 import pytest
 
-from tidings import headers as h
+from tidings.contracts import headers as h
 from tidings.settings import Settings
 
 from .conftest import EXAMPLE, IngestProcess, new_client

@@ -16,7 +16,7 @@ import httpx
 import pytest
 from confluent_kafka.admin import AdminClient
 
-from tidings import headers as h
+from tidings.contracts import headers as h
 from tidings.kafka.admin import ensure_topics
 from tidings.settings import Settings
 

@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 from confluent_kafka import Consumer, Message, TopicPartition
 
-from tidings.codec import CONTENT_TYPE_BINARY, Codec
+from tidings.contracts.codec import CONTENT_TYPE_BINARY, Codec
+from tidings.contracts.headers import CONTENT_TYPE, EVENT_ID, FINGERPRINT, TENANT, to_dict, to_list
+from tidings.contracts.topics import Topics, state_key
 from tidings.errors import Unavailable
-from tidings.headers import CONTENT_TYPE, EVENT_ID, FINGERPRINT, TENANT, to_dict, to_list
 from tidings.kafka.config import consumer_config
 from tidings.kafka.producer import AsyncProducer, durable_producer, produce_sync
 from tidings.settings import KafkaSettings, Settings
-from tidings.topics import Topics, state_key
 
 CONSOLE_PRODUCER = Path(__file__).resolve().parents[3] / "infra" / "bin" / "kafka-console-producer"
 CODEC = Codec()

@@ -8,10 +8,10 @@ from contextlib import contextmanager
 import pytest
 from confluent_kafka import Message, Producer
 
+from tidings.contracts.topics import Topics, user_key
 from tidings.kafka.producer import durable_producer, produce_sync
 from tidings.kafka.view import CompactedView, apply_with
 from tidings.settings import Settings
-from tidings.topics import Topics, user_key
 
 
 class Model:

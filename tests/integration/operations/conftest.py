@@ -10,10 +10,10 @@ import orjson
 import pytest
 
 from tests.kafka_support import module_settings
-from tidings.admin_ops import CreatedClient, create_client, load_directory
-from tidings.schema_registry import SchemaRegistry
+from tidings.contracts.topics import Topics
+from tidings.ops.admin import CreatedClient, create_client, load_directory
 from tidings.settings import Settings, TopicSettings
-from tidings.topics import Topics
+from tidings.stores.schemas import SchemaRegistry
 
 from .harness import USERS, Proc
 

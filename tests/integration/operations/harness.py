@@ -15,11 +15,11 @@ from typing import Any
 
 import orjson
 
-from tidings.codec import Codec
-from tidings.scan import Selection, scan
+from tidings.contracts.codec import Codec
+from tidings.contracts.state import newer
+from tidings.contracts.topics import Topics
+from tidings.ops.scan import Selection, scan
 from tidings.settings import Settings
-from tidings.state import newer
-from tidings.topics import Topics
 
 BIN = Path(sys.executable).parent
 ROOT = Path(__file__).resolve().parents[3]

@@ -5,12 +5,12 @@ from __future__ import annotations
 import time
 import uuid
 
-from tidings.admin_ops import CreatedClient
-from tidings.codec import Codec
-from tidings.event_sign import sign_avro_json
+from tidings.contracts.codec import Codec
+from tidings.contracts.topics import Topics
+from tidings.ops.admin import CreatedClient
+from tidings.ops.event_sign import sign_avro_json
 from tidings.producer import NotificationProducer
 from tidings.settings import Settings
-from tidings.topics import Topics
 
 from .harness import BODY, Proc, deliveries, infra, settle, wait_stage
 

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from tidings import headers as h
-from tidings.admin_ops import CreatedClient, create_client, put_client
-from tidings.codec import Codec
-from tidings.envelope import encode_event
+from tidings.contracts import headers as h
+from tidings.contracts.codec import Codec
+from tidings.contracts.topics import Topics
+from tidings.domain.envelope import encode_event
+from tidings.domain.signing import Signer
 from tidings.kafka.producer import durable_producer, produce_sync
+from tidings.ops.admin import CreatedClient, create_client
 from tidings.producer import NotificationProducer
 from tidings.settings import Settings
-from tidings.signing import Signer
-from tidings.topics import Topics
+from tidings.stores.clients import put_client
 
 from .harness import BODY, Proc, wait_stage
 

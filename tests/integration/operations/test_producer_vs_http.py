@@ -9,13 +9,13 @@ from typing import Any
 import httpx
 import pytest
 
-from tidings.admin_ops import CreatedClient, create_client
-from tidings.codec import Codec
+from tidings.contracts.codec import Codec
+from tidings.contracts.topics import Topics
 from tidings.errors import TidingsError
+from tidings.ops.admin import CreatedClient, create_client
+from tidings.ops.scan import Selection, scan
 from tidings.producer import NotificationProducer
-from tidings.scan import Selection, scan
 from tidings.settings import Settings
-from tidings.topics import Topics
 
 from .harness import BODY, Proc, deliveries, wait_stage
 

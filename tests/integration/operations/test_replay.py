@@ -7,12 +7,12 @@ import json
 
 import pytest
 
-from tidings.admin_ops import CreatedClient
-from tidings.codec import Codec
+from tidings.contracts.codec import Codec
+from tidings.contracts.topics import Topics
+from tidings.ops.admin import CreatedClient
+from tidings.ops.scan import Selection, scan
 from tidings.producer import Ack, NotificationProducer
-from tidings.scan import Selection, scan
 from tidings.settings import Settings
-from tidings.topics import Topics
 
 from .harness import BODY, Proc, deliveries, settle, tidings, wait_stage
 

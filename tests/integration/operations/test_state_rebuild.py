@@ -8,14 +8,14 @@ from typing import Any
 
 from confluent_kafka.admin import AdminClient
 
-from tidings import headers as h
-from tidings.admin_ops import CreatedClient
+from tidings.contracts import headers as h
+from tidings.contracts.state import public_view
+from tidings.contracts.topics import Topics
 from tidings.kafka.admin import ensure_topics
 from tidings.kafka.producer import durable_producer, produce_sync
+from tidings.ops.admin import CreatedClient
 from tidings.producer import NotificationProducer
 from tidings.settings import Settings
-from tidings.state import public_view
-from tidings.topics import Topics
 
 from .harness import BODY, Proc, latest_states, settle, tidings, wait_stage
 

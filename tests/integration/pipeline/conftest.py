@@ -9,8 +9,8 @@ import pytest
 
 from tests.integration.pipeline.harness import Service, register_schemas
 from tests.kafka_support import module_settings
+from tidings.contracts.topics import Topics
 from tidings.settings import Settings, TopicSettings
-from tidings.topics import Topics
 
 
 @pytest.fixture(scope="module")

@@ -16,16 +16,16 @@ from typing import Any
 import orjson
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 
-from tidings.admin_ops import create_client, load_directory
-from tidings.codec import Codec
-from tidings.envelope import build_envelope, encode_event, parse_request, validate_request
+from tidings.contracts.codec import Codec
+from tidings.contracts.topics import Topics, event_key
+from tidings.domain.envelope import build_envelope, encode_event, parse_request, validate_request
+from tidings.domain.payload_schemas import PayloadSchemas, bundled_payload_schemas
+from tidings.domain.signing import Signer
 from tidings.kafka.config import consumer_config
 from tidings.kafka.producer import durable_producer
-from tidings.payload_schemas import PayloadSchemas, bundled_payload_schemas
-from tidings.schema_registry import SchemaRegistry
+from tidings.ops.admin import create_client, load_directory
 from tidings.settings import Settings
-from tidings.signing import Signer
-from tidings.topics import Topics, event_key
+from tidings.stores.schemas import SchemaRegistry
 
 ROOT = Path(__file__).resolve().parents[3]
 BIN = ROOT / ".venv" / "bin"

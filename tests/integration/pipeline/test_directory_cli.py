@@ -8,8 +8,8 @@ from pathlib import Path
 import orjson
 
 from tests.integration.pipeline.harness import BIN, service_env
+from tidings.contracts.topics import Topics
 from tidings.settings import Settings
-from tidings.topics import Topics
 
 USERS = [
     {"tenant": "acme", "id": "u-1", "roles": ["editor"], "channels": {"email": "a@x.test"}},

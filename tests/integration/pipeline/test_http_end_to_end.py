@@ -12,10 +12,10 @@ import pytest
 
 from tests.integration.pipeline.conftest import ServiceFactory
 from tests.integration.pipeline.harness import Service, deliveries, load_users
-from tidings.admin_ops import create_client
-from tidings.clients import SCOPE_READ, SCOPE_WRITE
+from tidings.contracts.topics import Topics
+from tidings.domain.clients import SCOPE_READ, SCOPE_WRITE
+from tidings.ops.admin import create_client
 from tidings.settings import Settings
-from tidings.topics import Topics
 
 BODY = {
     "type": "content.approved",

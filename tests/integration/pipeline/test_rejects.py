@@ -16,11 +16,11 @@ from tests.integration.pipeline.harness import (
     read_topic,
     wait_states,
 )
-from tidings import headers as h
-from tidings.codec import CONTENT_TYPE_JSON, MAGIC
-from tidings.envelope import encode_event
+from tidings.contracts import headers as h
+from tidings.contracts.codec import CONTENT_TYPE_JSON, MAGIC
+from tidings.contracts.topics import Topics
+from tidings.domain.envelope import encode_event
 from tidings.settings import Settings
-from tidings.topics import Topics
 
 BODY = {
     "type": "content.approved",

@@ -16,8 +16,8 @@ from tests.integration.pipeline.harness import (
     read_topic,
     wait_states,
 )
+from tidings.contracts.topics import Topics
 from tidings.settings import Settings
-from tidings.topics import Topics
 
 ALL = {"email": "{}@acme.test", "in_app": "{}", "sms": "+1555{}"}
 

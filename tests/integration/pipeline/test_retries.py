@@ -16,9 +16,9 @@ from tests.integration.pipeline.harness import (
     register_schemas,
     wait_states,
 )
-from tidings.payload_schemas import PayloadSchema, PayloadSchemas, bundled_payload_schemas
+from tidings.contracts.topics import Topics
+from tidings.domain.payload_schemas import PayloadSchema, PayloadSchemas, bundled_payload_schemas
 from tidings.settings import Settings
-from tidings.topics import Topics
 
 SCHEMA = {"type": "record", "name": "Ping", "fields": [{"name": "content_id", "type": "string"}]}
 FAULTS = {"test.flaky": 2, "test.broken": 1000}

@@ -6,10 +6,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from tidings.admin_ops import CreatedClient, create_client
-from tidings.schema_registry import SchemaRegistry
+from tidings.contracts.topics import Topics
+from tidings.ops.admin import CreatedClient, create_client
 from tidings.settings import Settings
-from tidings.topics import Topics
+from tidings.stores.schemas import SchemaRegistry
 
 
 @pytest.fixture(scope="module")

@@ -6,16 +6,16 @@ import asyncio
 
 import pytest
 
-from tidings import headers as h
-from tidings.admin_ops import CreatedClient
-from tidings.codec import Codec
+from tidings.contracts import headers as h
+from tidings.contracts.codec import Codec
+from tidings.contracts.partitioning import tenant_partition
+from tidings.contracts.topics import Topics
+from tidings.domain.signing import verify
 from tidings.errors import TidingsError
-from tidings.partitioning import tenant_partition
+from tidings.ops.admin import CreatedClient
 from tidings.producer import AsyncNotificationProducer, NotificationProducer
-from tidings.schema_registry import SchemaRegistry
 from tidings.settings import Settings
-from tidings.signing import verify
-from tidings.topics import Topics
+from tidings.stores.schemas import SchemaRegistry
 
 from .records import read_all
 

@@ -14,8 +14,8 @@ from tests.integration.ingest.conftest import (  # noqa: F401 - pytest fixtures
     new_client,
     seeded,
 )
-from tidings.admin_ops import CreatedClient
-from tidings.clients import SCOPE_READ, SCOPE_WRITE
+from tidings.domain.clients import SCOPE_READ, SCOPE_WRITE
+from tidings.ops.admin import CreatedClient
 
 
 @dataclass(frozen=True)

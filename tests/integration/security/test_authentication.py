@@ -12,8 +12,8 @@ import pytest
 
 from tests.integration.ingest.conftest import IngestProcess, new_client
 from tests.integration.security.conftest import Clients, without_request_id
-from tidings.admin_ops import put_client
-from tidings.clients import client_id_of
+from tidings.domain.clients import client_id_of
+from tidings.stores.clients import put_client
 
 URL = "/api/v1/notifications"
 

@@ -13,7 +13,7 @@ import httpx
 
 from tests.integration.ingest.conftest import IngestProcess
 from tests.integration.security.conftest import Clients
-from tidings.clients import ApiClient, ClientRegistry, hash_secret, new_secret
+from tidings.domain.clients import ApiClient, ClientRegistry, hash_secret, new_secret
 from tidings.errors import Unauthenticated
 
 

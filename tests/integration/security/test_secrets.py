@@ -11,8 +11,8 @@ import httpx
 import pytest
 
 from tests.integration.ingest.conftest import EXAMPLE, IngestProcess, new_client
+from tidings.domain.signing import generate_private_key
 from tidings.settings import Settings
-from tidings.signing import generate_private_key
 
 URL = "/api/v1/notifications"
 JSON = {"Content-Type": "application/json"}

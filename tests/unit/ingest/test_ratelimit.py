@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tidings.clients import ApiClient
+from tidings.domain.clients import ApiClient
 from tidings.settings import IngestSettings
 from tidings_ingest.ratelimit import RateLimiter
 

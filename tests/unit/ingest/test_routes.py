@@ -10,7 +10,7 @@ import pytest
 from starlette.applications import Starlette
 from starlette.routing import Route
 
-from tidings.clients import ApiClient, ClientRegistry, hash_secret
+from tidings.domain.clients import ApiClient, ClientRegistry, hash_secret
 from tidings.settings import Settings
 from tidings_ingest import routes
 from tidings_ingest.metrics import Metrics

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from tidings.codec import Codec
+from tidings.contracts.codec import Codec
+from tidings.contracts.state import Stage, state_record
 from tidings.processing.deadletter import backoff_ms
 from tidings.processing.restore import PartitionedStates
-from tidings.state import Stage, state_record
 
 
 def test_backoff_doubles_from_base_up_to_cap() -> None:

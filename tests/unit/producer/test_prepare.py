@@ -6,14 +6,14 @@ from typing import Any
 
 import pytest
 
-from tidings import headers as h
-from tidings.codec import CONTENT_TYPE_BINARY, Codec
-from tidings.envelope import event_id_for
+from tidings.contracts import headers as h
+from tidings.contracts.codec import CONTENT_TYPE_BINARY, Codec
+from tidings.domain.envelope import event_id_for
+from tidings.domain.payload_schemas import PayloadSchemas, bundled_payload_schemas
+from tidings.domain.signing import Signer, generate_private_key, verify
 from tidings.errors import TidingsError
-from tidings.payload_schemas import PayloadSchemas, bundled_payload_schemas
 from tidings.producer import EventPreparer
 from tidings.settings import LimitSettings
-from tidings.signing import Signer, generate_private_key, verify
 
 CODEC = Codec()
 SCHEMAS = PayloadSchemas(bundled_payload_schemas())

@@ -6,13 +6,13 @@ from typing import Any
 
 import pytest
 
-from tidings import headers as h
-from tidings.clients import ApiClient, ClientRegistry
-from tidings.codec import CONTENT_TYPE_JSON, Codec
-from tidings.envelope import build_envelope, encode_event, parse_request, validate_request
-from tidings.payload_schemas import PayloadSchemas, bundled_payload_schemas
+from tidings.contracts import headers as h
+from tidings.contracts.codec import CONTENT_TYPE_JSON, Codec
+from tidings.domain.clients import ApiClient, ClientRegistry
+from tidings.domain.envelope import build_envelope, encode_event, parse_request, validate_request
+from tidings.domain.payload_schemas import PayloadSchemas, bundled_payload_schemas
+from tidings.domain.signing import Signer, generate_private_key
 from tidings.settings import LimitSettings
-from tidings.signing import Signer, generate_private_key
 from tidings_resolver.inbound import Invalid, read_event
 
 CODEC = Codec()

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from tidings.directory import Directory, User
+from tidings.domain.directory import Directory, User
+from tidings.domain.rules import parse_rules
 from tidings.errors import InvalidRecipients
-from tidings.rules import parse_rules
 from tidings_resolver.resolution import (
     choose_channels,
     parse_stored_rules,

@@ -10,14 +10,15 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
-from tidings.clients import SCOPES, ApiClient, hash_secret, new_client_id, new_secret
-from tidings.codec import Codec
-from tidings.directory import DirectoryLine, User
+from tidings.contracts.codec import Codec
+from tidings.contracts.topics import Topics, user_key
+from tidings.domain.clients import SCOPES, ApiClient, hash_secret, new_client_id, new_secret
+from tidings.domain.directory import DirectoryLine, User
+from tidings.domain.signing import generate_private_key, public_key_of
 from tidings.errors import FieldError, ValidationFailed
-from tidings.kafka.producer import durable_producer, produce_sync
+from tidings.kafka.producer import durable_producer
 from tidings.settings import Settings
-from tidings.signing import generate_private_key, public_key_of
-from tidings.topics import Topics, client_key, user_key
+from tidings.stores.clients import put_client
 
 
 @dataclass(frozen=True)
@@ -38,17 +39,6 @@ class CreatedClient:
             out["signing_key"] = self.signing_key
             out["public_key"] = self.client.public_key
         return out
-
-
-def put_client(settings: Settings, client: ApiClient, codec: Codec | None = None) -> None:
-    codec = codec or Codec()
-    producer = durable_producer(settings, "admin-clients")
-    produce_sync(
-        producer,
-        Topics(settings).clients.name,
-        client_key(client.client_id),
-        codec.encode("client", client.to_record()),
-    )
 
 
 def create_client(

@@ -6,12 +6,12 @@ JSON value (``content-type: application/avro+json``) and the resolver re-encodes
 
 from __future__ import annotations
 
-from tidings import headers as h
-from tidings.codec import CONTENT_TYPE_JSON, Codec
-from tidings.envelope import encode_event
-from tidings.records_json import FIELD_SEPARATOR, HEADER_KEY_SEPARATOR, HEADER_SEPARATOR
-from tidings.signing import Signer
-from tidings.topics import event_key
+from tidings.contracts import headers as h
+from tidings.contracts.codec import CONTENT_TYPE_JSON, Codec
+from tidings.contracts.topics import event_key
+from tidings.domain.envelope import encode_event
+from tidings.domain.signing import Signer
+from tidings.ops.records_json import FIELD_SEPARATOR, HEADER_KEY_SEPARATOR, HEADER_SEPARATOR
 
 
 def sign_avro_json(codec: Codec, avro_json: str, signer_id: str, signing_key: str) -> str:

@@ -23,16 +23,16 @@ from typing import Any
 
 import orjson
 
-from tidings import headers as h
-from tidings.batch_write import Out, write_all
-from tidings.codec import Codec
-from tidings.envelope import encode_event
+from tidings.contracts import headers as h
+from tidings.contracts.codec import Codec
+from tidings.contracts.state import Stage
+from tidings.contracts.topics import Topics
+from tidings.domain.envelope import encode_event
 from tidings.kafka.producer import durable_producer, produce_sync
-from tidings.replay_select import Candidate
-from tidings.replay_signer import ReplaySigner
+from tidings.ops.batch_write import Out, write_all
+from tidings.ops.replay_select import Candidate
+from tidings.ops.replay_signer import ReplaySigner
 from tidings.settings import Settings
-from tidings.state import Stage
-from tidings.topics import Topics
 
 Advance = Callable[[int], None]
 

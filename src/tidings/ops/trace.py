@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from tidings import headers as h
-from tidings.codec import Codec
+from tidings.contracts import headers as h
+from tidings.contracts.codec import Codec
+from tidings.contracts.topics import Topics, TopicSpec
 from tidings.errors import NotFound
-from tidings.records_json import decode, to_json
-from tidings.scan import RawRecord, Selection, scan
+from tidings.ops.records_json import decode, to_json
+from tidings.ops.scan import RawRecord, Selection, scan
 from tidings.settings import Settings
-from tidings.topics import Topics, TopicSpec
 
 
 def _matches(raw: RawRecord, codec: Codec, spec: TopicSpec, event_id: str) -> bool:

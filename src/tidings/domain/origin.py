@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from tidings import headers as h
-from tidings.clients import SERVICE_TENANT, ClientRegistry
+from tidings.contracts import headers as h
+from tidings.domain.clients import SERVICE_TENANT, ClientRegistry
+from tidings.domain.signing import verify
 from tidings.errors import TidingsError
-from tidings.signing import verify
 
 
 class OriginRejected(TidingsError):

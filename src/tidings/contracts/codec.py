@@ -19,8 +19,8 @@ import orjson
 from fastavro.schema import fingerprint, to_parsing_canonical_form
 from fastavro.validation import validate
 
+from tidings.contracts.schema_files import load_json, record_schema_files, schemas_root
 from tidings.errors import CorruptRecord, FieldError, RecordMismatch, UnknownFingerprint
-from tidings.schema_files import load_json, record_schema_files, schemas_root
 
 MAGIC = b"\xc3\x01"
 HEADER_LEN = 10

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tidings.codec import crc64_fingerprint, parse, validation_errors
-from tidings.compatibility import Compatibility, incompatibilities
+from tidings.contracts.codec import crc64_fingerprint, parse, validation_errors
+from tidings.contracts.schema_files import load_json, payload_schema_files, schemas_root
+from tidings.domain.compatibility import Compatibility, incompatibilities
 from tidings.errors import (
     FieldError,
     SchemaIncompatible,
@@ -16,7 +17,6 @@ from tidings.errors import (
     UnknownEventType,
     UnknownSchemaVersion,
 )
-from tidings.schema_files import load_json, payload_schema_files, schemas_root
 
 
 @dataclass(frozen=True)

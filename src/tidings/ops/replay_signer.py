@@ -12,11 +12,11 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from tidings.admin_ops import put_client
-from tidings.clients import service_identity
-from tidings.codec import Codec
+from tidings.contracts.codec import Codec
+from tidings.domain.clients import service_identity
+from tidings.domain.signing import Signer, generate_private_key
 from tidings.settings import Settings
-from tidings.signing import Signer, generate_private_key
+from tidings.stores.clients import put_client
 
 
 @dataclass(frozen=True)

@@ -7,14 +7,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tidings import headers as h
-from tidings.codec import Codec
+from tidings.contracts import headers as h
+from tidings.contracts.codec import Codec
+from tidings.contracts.state import newer
+from tidings.contracts.topics import Topics
 from tidings.errors import TidingsError
-from tidings.records_json import parse_line
-from tidings.scan import RawRecord, Selection, scan
+from tidings.ops.records_json import parse_line
+from tidings.ops.scan import RawRecord, Selection, scan
 from tidings.settings import Settings
-from tidings.state import newer
-from tidings.topics import Topics
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 
 from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, Message, TopicPartition
 
+from tidings.contracts.partitioning import tenant_partition
 from tidings.errors import Unavailable
 from tidings.kafka.config import consumer_config
-from tidings.partitioning import tenant_partition
 from tidings.settings import Settings
 
 Headers = list[tuple[str, bytes]]

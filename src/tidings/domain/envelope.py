@@ -15,20 +15,20 @@ from typing import Annotated, Any
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
-from tidings import headers as h
-from tidings.codec import CONTENT_TYPE_BINARY, Codec
-from tidings.directory import Directory
+from tidings.contracts import headers as h
+from tidings.contracts.codec import CONTENT_TYPE_BINARY, Codec
+from tidings.contracts.state import now_ms
+from tidings.domain.directory import Directory
+from tidings.domain.payload_schemas import PayloadSchemas
+from tidings.domain.rules import RuleLimits, canonical, parse_rules
+from tidings.domain.signing import Signer
 from tidings.errors import (
     FieldError,
     InvalidRecipients,
     PayloadTooLarge,
     ValidationFailed,
 )
-from tidings.payload_schemas import PayloadSchemas
-from tidings.rules import RuleLimits, canonical, parse_rules
 from tidings.settings import LimitSettings
-from tidings.signing import Signer
-from tidings.state import now_ms
 
 # Fixed namespace: the same tenant and Idempotency-Key give the same event id on every replica,
 # library and restart, so a duplicate that reaches the log is dropped by event id downstream.

@@ -10,10 +10,11 @@ import orjson
 def schemas_root(override: Path | None = None) -> Path:
     if override is not None:
         return override
-    packaged = Path(__file__).parent / "_schemas"
+    package = Path(__file__).resolve().parents[1]  # src/tidings, or tidings in a wheel
+    packaged = package / "_schemas"
     if packaged.is_dir():
         return packaged
-    return Path(__file__).resolve().parents[2] / "schemas"
+    return package.parents[1] / "schemas"
 
 
 def load_json(path: Path) -> dict[str, object]:

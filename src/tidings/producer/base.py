@@ -5,15 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from tidings.codec import Codec
-from tidings.envelope import NotificationRequest
+from tidings.contracts.codec import Codec
+from tidings.contracts.topics import Topics
+from tidings.domain.envelope import NotificationRequest
+from tidings.domain.payload_schemas import PayloadSchemas
+from tidings.domain.signing import Signer
 from tidings.errors import Unavailable
-from tidings.payload_schemas import PayloadSchemas
 from tidings.producer.prepare import EventPreparer, PreparedEvent
-from tidings.schema_registry import SchemaRegistry
 from tidings.settings import Settings
-from tidings.signing import Signer
-from tidings.topics import Topics
+from tidings.stores.schemas import SchemaRegistry
 
 SchemaSource = PayloadSchemas | SchemaRegistry | None
 Request = Mapping[str, Any] | NotificationRequest

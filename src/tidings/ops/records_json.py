@@ -21,10 +21,10 @@ from typing import Any
 
 import orjson
 
-from tidings import headers as h
-from tidings.codec import CONTENT_TYPE_BINARY, CONTENT_TYPE_JSON, Codec
+from tidings.contracts import headers as h
+from tidings.contracts.codec import CONTENT_TYPE_BINARY, CONTENT_TYPE_JSON, Codec
 from tidings.errors import CodecError, MalformedRequest, TidingsError
-from tidings.scan import RawRecord
+from tidings.ops.scan import RawRecord
 
 HEADER_SEPARATOR, HEADER_KEY_SEPARATOR, FIELD_SEPARATOR = ",", ":", "\t"
 

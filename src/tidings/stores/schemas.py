@@ -15,16 +15,16 @@ from typing import Any
 import orjson
 from confluent_kafka import Producer
 
-from tidings.codec import Codec, parse
-from tidings.compatibility import Compatibility
+from tidings.contracts.codec import Codec, parse
+from tidings.contracts.headers import CONTENT_TYPE, FINGERPRINT, to_list
+from tidings.contracts.topics import Topics, schema_key
+from tidings.domain.compatibility import Compatibility
+from tidings.domain.payload_schemas import PayloadSchema, PayloadSchemas, bundled_payload_schemas
 from tidings.errors import SchemaIncompatible, Unavailable
-from tidings.headers import CONTENT_TYPE, FINGERPRINT, to_list
 from tidings.kafka.producer import durable_producer, produce_sync
 from tidings.kafka.view import CompactedView
 from tidings.logs import get_logger
-from tidings.payload_schemas import PayloadSchema, PayloadSchemas, bundled_payload_schemas
 from tidings.settings import Settings
-from tidings.topics import Topics, schema_key
 
 log = get_logger(__name__)
 RECORD = "schema_registration"

@@ -18,15 +18,15 @@ from typing import Any
 
 import orjson
 
-from tidings import headers as h
-from tidings.batch_write import Out, write_all
-from tidings.codec import Codec
-from tidings.partitioning import tenant_partition
-from tidings.records_json import decode
-from tidings.scan import Selection, scan
+from tidings.contracts import headers as h
+from tidings.contracts.codec import Codec
+from tidings.contracts.partitioning import tenant_partition
+from tidings.contracts.state import Stage, newer, state_record
+from tidings.contracts.topics import Topics, state_key
+from tidings.ops.batch_write import Out, write_all
+from tidings.ops.records_json import decode
+from tidings.ops.scan import Selection, scan
 from tidings.settings import Settings
-from tidings.state import Stage, newer, state_record
-from tidings.topics import Topics, state_key
 
 Key = tuple[str, str]
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from tidings.headers import Headers
+from tidings.contracts.headers import Headers
 from tidings.kafka.producer import durable_producer
 from tidings.settings import Settings
 
