@@ -1,4 +1,4 @@
--- wrk script: POST the design-card example with a bearer token from $TIDINGS_BENCH_TOKEN.
+-- wrk script: POST the README example notification with a bearer token from $TIDINGS_BENCH_TOKEN.
 wrk.method = "POST"
 wrk.body = '{"type": "content.approved", "recipients": {"users": ["u-1"]}, "payload": {"content_id": "c-1"}}'
 wrk.headers["Content-Type"] = "application/json"

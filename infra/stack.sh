@@ -15,14 +15,14 @@ run_dir="${TIDINGS_VAR_DIR:-$root/var}/stack"
 ingest_url="http://${TIDINGS_INGEST__HOST:-127.0.0.1}:${TIDINGS_INGEST__PORT:-8080}"
 
 # Services in start order: "name console-script python-module". A service starts only once
-# its module exists, so later issues append a line here and nothing else.
+# its module exists, so a new service is one more line here and nothing else.
 SERVICES=(
   "ingest tidings-ingest tidings_ingest.__main__"
   "resolver tidings-resolver tidings_resolver.__main__"
   "fanout tidings-fanout tidings_fanout.__main__"
 )
 
-# Provisioning after the broker is up, in order; later issues append (demo seed, …).
+# Provisioning after the broker is up, in order.
 PROVISION=(
   "tidings topics ensure"
   "tidings schemas register --bundled"
@@ -122,7 +122,7 @@ usage_hint() {
   echo "  infra/bin/kafka-console-consumer --bootstrap-server ${KAFKA_BOOTSTRAP_SERVERS:-127.0.0.1:9092} \\"
   echo "    --topic ${TIDINGS_TOPIC_PREFIX:-tidings.}schemas --from-beginning --property print.headers=true"
   if [ -f "$run_dir/demo.json" ]; then
-    echo "Post the design-card example as the demo tenant's client:"
+    echo "Post the example notification as the demo tenant's client:"
     "$bin/python" -c 'import json,sys; print("  " + json.load(open(sys.argv[1]))["curl"])' "$run_dir/demo.json"
     echo "Then GET the Location it answers with the same Authorization header."
   fi

@@ -1,8 +1,8 @@
 """The test harness: a real broker, a unique topic prefix per module, markers by directory.
 
-Broker order (DESIGN §5): ``KAFKA_BOOTSTRAP_SERVERS`` if set, else testcontainers if a Docker
-engine answers, else the local broker from ``infra/kafka.sh`` (stopped at the end only if
-this session started it).
+Broker order (README "Make targets"): ``KAFKA_BOOTSTRAP_SERVERS`` if set, else testcontainers
+if a Docker engine answers, else the local broker from ``infra/kafka.sh`` (stopped at the end
+only if this session started it).
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ Codes are public API (docs/errors.md) and are never renamed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
@@ -125,41 +125,15 @@ class RecordMismatch(CodecError):
     code, title = "record_mismatch", "Record does not match its schema"
 
 
+class OriginRejected(CodecError):
+    """A record on the events topic that does not prove where it came from (``reason``)."""
+
+    code, title = "origin_rejected", "Proof of origin failed"
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 class SchemaIncompatible(TidingsError):
     code, status, title = "schema_incompatible", 422, "Schema version is not compatible"
-
-
-@dataclass(frozen=True)
-class Problem:
-    """An RFC 9457 problem body."""
-
-    status: int
-    code: str
-    title: str
-    detail: str
-    request_id: str
-    errors: list[FieldError] = field(default_factory=list)
-
-    def as_dict(self) -> dict[str, object]:
-        body: dict[str, object] = {
-            "type": f"https://tidings.dev/problems/{self.code}",
-            "title": self.title,
-            "status": self.status,
-            "detail": self.detail,
-            "code": self.code,
-            "request_id": self.request_id,
-        }
-        if self.errors:
-            body["errors"] = [{"path": e.path, "message": e.message} for e in self.errors]
-        return body
-
-
-def problem_from(error: TidingsError, request_id: str) -> Problem:
-    return Problem(
-        status=error.status,
-        code=error.code,
-        title=error.title,
-        detail=error.detail,
-        request_id=request_id,
-        errors=list(error.errors),
-    )

@@ -64,8 +64,6 @@ class IngestSettings(BaseModel):
     # Create requests being worked on at once; more are answered 503 at once (backpressure).
     max_in_flight: int = 256
     shutdown_grace_s: float = 15.0
-    # Test hook: hold every 202 this long after the commit (a crash lands between ack and answer).
-    answer_delay_ms: int = 0
 
 
 class ProcessingSettings(BaseModel):
@@ -85,9 +83,17 @@ class ProcessingSettings(BaseModel):
     fanout_batch: int = 100
     max_records_per_transaction: int = 5_000
     restore_timeout_s: float = 120.0
-    # Test hook: event type -> how many of its attempts fail transiently (docs/processing.md).
+
+
+class HookSettings(BaseModel):
+    """Hooks the fault and retry tests use to make a race deterministic; all off by default
+    and kept apart from the production settings (TIDINGS_TEST_HOOKS__…)."""
+
+    # Hold every 202 this long after the commit (a crash lands between ack and answer).
+    answer_delay_ms: int = 0
+    # Event type -> how many of its attempts fail transiently (docs/processing.md).
     faults: dict[str, int] = Field(default_factory=dict)
-    # Test hook: milliseconds each record takes, so a frozen instance holds an open transaction.
+    # Milliseconds each record takes, so a frozen instance holds an open transaction.
     slow_ms: int = 0
 
 
@@ -108,6 +114,7 @@ class Settings(BaseSettings):
     limits: LimitSettings = Field(default_factory=LimitSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     processing: ProcessingSettings = Field(default_factory=ProcessingSettings)
+    test_hooks: HookSettings = Field(default_factory=HookSettings)
 
 
 @lru_cache(maxsize=1)

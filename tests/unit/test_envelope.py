@@ -52,7 +52,7 @@ def validate(raw: dict[str, Any], limits: LimitSettings | None = None) -> Any:
     )
 
 
-def test_the_design_card_example_is_valid_and_takes_the_newest_version() -> None:
+def test_the_readme_example_is_valid_and_takes_the_newest_version() -> None:
     assert validate(body()).version == 2
 
 

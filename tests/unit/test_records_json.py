@@ -9,9 +9,9 @@ from tidings.contracts.codec import Codec
 from tidings.domain.payload_schemas import PayloadSchemas, bundled_payload_schemas
 from tidings.domain.signing import Signer, generate_private_key, verify
 from tidings.errors import MalformedRequest
+from tidings.kafka.records import RawRecord
 from tidings.ops.event_sign import sign_avro_json
 from tidings.ops.records_json import console_line, json_line, parse_line
-from tidings.ops.scan import RawRecord
 from tidings.producer import EventPreparer
 from tidings.settings import LimitSettings
 

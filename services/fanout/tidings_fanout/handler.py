@@ -12,14 +12,14 @@ from collections import Counter
 from typing import Any
 
 import orjson
-from confluent_kafka import TIMESTAMP_NOT_AVAILABLE, Message
 
 from tidings.contracts import headers as h
 from tidings.contracts.codec import Codec
 from tidings.contracts.state import TERMINAL, Stage, now_ms, state_record, state_seq
 from tidings.contracts.topics import user_key
+from tidings.kafka.records import RawRecord
 from tidings.logs import get_logger
-from tidings.processing.deadletter import message_headers
+from tidings.processing.loop import Consumed
 from tidings.processing.outbox import Outbox
 from tidings.processing.stateful import StatefulHandler
 from tidings.settings import Settings
@@ -32,13 +32,10 @@ RESOLVED_SEQ = state_seq(Stage.RESOLVED)
 class FanoutHandler(StatefulHandler):
     def __init__(self, settings: Settings, codec: Codec) -> None:
         super().__init__(settings, codec, "fanout")
+        self._records = {self._topics.resolved.name: "resolved_chunk"}
 
-    def handle(self, msg: Message, out: Outbox) -> None:
-        try:
-            chunk = self._codec.decode(msg.value() or b"", expect="resolved_chunk")[1]
-        except Exception:  # a foreign record must not stop the partition
-            self._foreign(msg, out, "not a resolved chunk")
-            return
+    def handle(self, consumed: Consumed, out: Outbox) -> None:
+        chunk, msg = consumed.record, consumed.raw
         tenant, event_id, index = chunk["tenant"], chunk["event_id"], chunk["chunk"]
         bound = log.bind(event_id=event_id, tenant=tenant, chunk=index)
         current = self._current(tenant, event_id, chunk.get("replay_id"))
@@ -69,9 +66,9 @@ class FanoutHandler(StatefulHandler):
         self._progress(msg, out, chunk, index + 1, counts)
 
     def _progress(
-        self, msg: Message, out: Outbox, chunk: dict[str, Any], done: int, counts: Counter[str]
+        self, msg: RawRecord, out: Outbox, chunk: dict[str, Any], done: int, counts: Counter[str]
     ) -> None:
-        summary = orjson.loads(message_headers(msg).get("resolution") or b"{}")
+        summary = orjson.loads(h.to_dict(msg.headers).get(h.RESOLUTION) or b"{}")
         last = done >= chunk["chunks"]
         record = state_record(
             chunk["event_id"],
@@ -88,9 +85,8 @@ class FanoutHandler(StatefulHandler):
         )
         self._writes.state(out, record, self._pending)
         if last:
-            kind, created = msg.timestamp()
-            if kind != TIMESTAMP_NOT_AVAILABLE:
-                out.latencies.append(max(0.0, (now_ms() - created) / 1000))
+            if msg.timestamp:
+                out.latencies.append(max(0.0, (now_ms() - msg.timestamp) / 1000))
             log.info(
                 "event_dispatched",
                 event_id=chunk["event_id"],

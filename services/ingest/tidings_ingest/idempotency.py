@@ -1,4 +1,4 @@
-"""Idempotency-Key handling (draft-ietf-httpapi-idempotency-key-header, DESIGN §2.3).
+"""Idempotency-Key handling (draft-ietf-httpapi-idempotency-key-header, docs/ingest.md).
 
 Keys are scoped to the tenant. Completed keys live in the idempotency topic (compact+delete,
 retention = the window) and are materialized here, so they survive restarts; keys in flight
@@ -8,35 +8,12 @@ may both append; the event id is uuid5(tenant, key), so the resolver drops the s
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from dataclasses import dataclass
 from typing import Any
 
-from tidings.errors import IdempotencyKeyInFlight, IdempotencyKeyReused, InvalidIdempotencyKey
-
-MAX_KEY_LENGTH = 255
-# RFC 8941 sf-string: printable ASCII, with only \\ and \" escaped inside the quotes.
-_SF_STRING = re.compile(r'^"((?:[\x20\x21\x23-\x5b\x5d-\x7e]|\\[\\"])*)"$')
-_BARE = re.compile(r"^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$")
-
-
-def parse_key(raw: str | None) -> str | None:
-    """The key of an ``Idempotency-Key`` header, or None when absent. A quoted RFC 8941
-    string (the draft's form) and a bare printable-ASCII value are both accepted; anything
-    else (empty, over 255 characters, control or non-ASCII characters) is 400."""
-    if raw is None:
-        return None
-    value = raw.strip(" \t")
-    quoted = _SF_STRING.match(value)
-    if quoted:
-        value = re.sub(r"\\(.)", r"\1", quoted.group(1))
-    elif value.startswith('"') or not _BARE.match(value):
-        raise InvalidIdempotencyKey("the Idempotency-Key must be printable ASCII")
-    if not value or len(value) > MAX_KEY_LENGTH:
-        raise InvalidIdempotencyKey(f"the Idempotency-Key must be 1 to {MAX_KEY_LENGTH} characters")
-    return value
+from tidings.errors import IdempotencyKeyInFlight, IdempotencyKeyReused
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""The ingest service's signing identity (briefing decision 2).
+"""The ingest service's signing identity (docs/trust-model.md).
 
 Events written by ingest are signed with the service's Ed25519 key; its public key is a
 client record with tenant ``*`` that vouches for the authenticated client in ``source``.

@@ -1,6 +1,6 @@
 """The domain of the API: create a notification event, read its state. No HTTP here.
 
-Creation order is fixed so the same input always gets the same answer (DESIGN §2.8):
+Creation order is fixed so the same input always gets the same answer (docs/ingest.md):
 request shape (422), event type allowed (403), Idempotency-Key lookup (replay / 422 / 409),
 payload size, schema and recipients (413 / 422), then one committed transaction (or 503).
 """
@@ -28,8 +28,8 @@ from tidings.domain.envelope import (
     validate_request,
 )
 from tidings.errors import FieldError, NotFound, ValidationFailed
+from tidings.kafka.records import Outgoing
 from tidings_ingest.idempotency import Completed
-from tidings_ingest.publisher import Outgoing
 from tidings_ingest.runtime import Runtime
 
 AVRO = "application/avro"
@@ -113,8 +113,8 @@ class Notifications:
             rt.metrics.produce.observe(time.perf_counter() - started)
             rt.metrics.accepted.labels(tenant).inc()
             rt.states.apply(state)  # read-your-writes on this replica
-            if rt.settings.ingest.answer_delay_ms:  # test hook: widen the ack-to-answer window
-                await asyncio.sleep(rt.settings.ingest.answer_delay_ms / 1000)
+            if rt.settings.test_hooks.answer_delay_ms:  # test hook: widen the ack-to-answer window
+                await asyncio.sleep(rt.settings.test_hooks.answer_delay_ms / 1000)
             return Answer(202, body, event_id)
         finally:
             if key is not None:

@@ -1,4 +1,4 @@
-"""RFC 9457 problem responses: the one place errors become HTTP (DESIGN §2.9).
+"""RFC 9457 problem responses: the one place errors become HTTP (docs/errors.md).
 
 Only our own errors carry their detail to the client; anything else is a 500 whose body
 names nothing but the request id (the exception goes to the log).
@@ -7,13 +7,50 @@ names nothing but the request id (the exception goes to the log).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import orjson
 from starlette.responses import Response
 
-from tidings.errors import Problem, RateLimited, TidingsError, Unauthenticated, problem_from
+from tidings.errors import FieldError, RateLimited, TidingsError, Unauthenticated
 
 PROBLEM_JSON = "application/problem+json"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """An RFC 9457 problem body."""
+
+    status: int
+    code: str
+    title: str
+    detail: str
+    request_id: str
+    errors: list[FieldError] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, object]:
+        body: dict[str, object] = {
+            "type": f"https://tidings.dev/problems/{self.code}",
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+            "code": self.code,
+            "request_id": self.request_id,
+        }
+        if self.errors:
+            body["errors"] = [{"path": e.path, "message": e.message} for e in self.errors]
+        return body
+
+
+def problem_from(error: TidingsError, request_id: str) -> Problem:
+    return Problem(
+        status=error.status,
+        code=error.code,
+        title=error.title,
+        detail=error.detail,
+        request_id=request_id,
+        errors=list(error.errors),
+    )
 
 
 def problem_response(

@@ -15,10 +15,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from tidings.domain.clients import SCOPE_READ, SCOPE_WRITE, ApiClient
+from tidings.domain.idempotency import parse_header
 from tidings.errors import RateLimited, TidingsError, Unavailable
 from tidings.logs import get_logger
 from tidings_ingest.body import parse_json, read_capped, require_json
-from tidings_ingest.idempotency import parse_key
 from tidings_ingest.notifications import Notifications
 from tidings_ingest.openapi import openapi_document
 from tidings_ingest.problems import internal_error, problem_response
@@ -67,7 +67,7 @@ async def _api(request: Request, route: str, scope: str, inner: Inner) -> Respon
 
 
 async def _create(request: Request, client: ApiClient, rt: Runtime) -> Response:
-    key = parse_key(request.headers.get("idempotency-key"))
+    key = parse_header(request.headers.get("idempotency-key"))
     require_json(request.headers.get("content-type"))
     limits = rt.settings.limits
     raw = await read_capped(request, limits.max_body_bytes, limits.body_timeout_s)

@@ -15,6 +15,7 @@ from tidings.contracts.topics import Topics
 from tidings.domain.clients import ClientRegistry
 from tidings.domain.directory import Directory
 from tidings.domain.signing import Signer
+from tidings.kafka.group_commit import GroupCommitPublisher
 from tidings.kafka.view import CompactedView
 from tidings.logs import get_logger
 from tidings.settings import Settings
@@ -25,7 +26,6 @@ from tidings.stores.state import StateStore, state_view
 from tidings_ingest.idempotency import IdempotencyStore
 from tidings_ingest.identity import register_identity, service_signer
 from tidings_ingest.metrics import Metrics
-from tidings_ingest.publisher import GroupCommitPublisher
 from tidings_ingest.ratelimit import RateLimiter
 
 log = get_logger(__name__)

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from confluent_kafka import Message
-
 from tidings.contracts import headers as h
 from tidings.contracts.codec import Codec
 from tidings.contracts.state import TERMINAL, UNPROVEN, Stage, now_ms, state_record
@@ -18,15 +16,16 @@ from tidings.contracts.topics import event_key
 from tidings.domain.clients import ClientRegistry
 from tidings.domain.directory import Directory
 from tidings.domain.payload_schemas import PayloadSchemas
+from tidings.kafka.records import RawRecord
 from tidings.kafka.view import CompactedView
 from tidings.logs import get_logger
 from tidings.processing.deadletter import (
     attempt_entry,
     backoff_ms,
     dead_letter,
-    message_headers,
     retry_record,
 )
+from tidings.processing.loop import Consumed
 from tidings.processing.outbox import Defer, Outbox
 from tidings.processing.stateful import StatefulHandler
 from tidings.settings import Settings
@@ -36,6 +35,11 @@ from tidings_resolver.resolution import policy_for, resolve
 
 log = get_logger(__name__)
 Original = tuple[bytes | None, bytes | None, dict[str, bytes]]
+
+
+def _original(raw: RawRecord) -> Original:
+    """Key, value and headers as the producer wrote them (kept whole in retries and DLQs)."""
+    return raw.key, raw.value, h.to_dict(raw.headers)
 
 
 class ResolverHandler(StatefulHandler):
@@ -50,45 +54,60 @@ class ResolverHandler(StatefulHandler):
         schemas: PayloadSchemas,
     ) -> None:
         self._p = settings.processing
+        self._hooks = settings.test_hooks
         super().__init__(settings, codec, "resolver")
         self._directory, self._directory_view = directory, directory_view
         self._clients, self._clients_view, self._schemas = clients, clients_view, schemas
+        self._records = {self._topics.retry.name: "retry"}
 
-    def handle(self, msg: Message, out: Outbox) -> None:
-        if msg.topic() == self._topics.retry.name:
-            self._handle_retry(msg, out)
+    def decode(self, raw: RawRecord) -> Any:
+        """A retry record, or an event proven and checked (``Invalid`` when it is not)."""
+        if raw.topic == self._topics.retry.name:
+            return super().decode(raw)
+        return self._read(_original(raw))
+
+    def undecodable(self, raw: RawRecord, error: Exception, out: Outbox) -> None:
+        if isinstance(error, Invalid):
+            self._reject(raw, out, error, _original(raw), [])
+        else:
+            super().undecodable(raw, error, out)
+
+    def handle(self, consumed: Consumed, out: Outbox) -> None:
+        msg = consumed.raw
+        if msg.topic == self._topics.retry.name:
+            self._handle_retry(msg, consumed.record, out)
             return
-        original = (msg.key(), msg.value(), message_headers(msg))
-        self._handle(msg, out, original, attempt=1, past=[])
+        self._handle(msg, out, _original(msg), consumed.record, attempt=1, past=[])
+
+    def _read(self, original: Original) -> InboundEvent:
+        key, value, headers = original
+        return read_event(
+            key,
+            value,
+            headers,
+            self._codec,
+            self._clients,
+            self._schemas,
+            lambda: self._tail.catch_up_view(self._clients_view),
+        )
 
     # -- the paths ----------------------------------------------------------------------------
     def _handle(
         self,
-        msg: Message,
+        msg: RawRecord,
         out: Outbox,
         original: Original,
+        inbound: InboundEvent,
         attempt: int,
         past: list[dict[str, Any]],
     ) -> None:
-        key, value, headers = original
-        try:
-            inbound = read_event(
-                key,
-                value,
-                headers,
-                self._codec,
-                self._clients,
-                self._schemas,
-                lambda: self._tail.catch_up_view(self._clients_view),
+        if attempt == 1 and msg.partition != self._writes.partition_of(inbound.tenant):
+            inv = Invalid(
+                "wrong_partition",
+                "not in its tenant's partition (use murmur2)",
+                inbound.event_id,
+                inbound.tenant,
             )
-            if attempt == 1 and msg.partition() != self._writes.partition_of(inbound.tenant):
-                raise Invalid(
-                    "wrong_partition",
-                    "not in its tenant's partition (use murmur2)",
-                    inbound.event_id,
-                    inbound.tenant,
-                )
-        except Invalid as inv:
             self._reject(msg, out, inv, original, past)
             return
         bound = log.bind(event_id=inbound.event_id, tenant=inbound.tenant, attempt=attempt)
@@ -141,13 +160,13 @@ class ResolverHandler(StatefulHandler):
         if not self._directory_view.ready:
             return "directory_not_ready", "the directory view has not caught up yet"
         # Test hook (docs/processing.md): fail this type's first N attempts transiently.
-        if attempt <= self._p.faults.get(inbound.event["type"], 0):
+        if attempt <= self._hooks.faults.get(inbound.event["type"], 0):
             return "injected_fault", f"injected transient failure on attempt {attempt}"
         return None
 
     def _retry_or_fail(
         self,
-        msg: Message,
+        msg: RawRecord,
         out: Outbox,
         inbound: InboundEvent,
         original: Original,
@@ -217,12 +236,7 @@ class ResolverHandler(StatefulHandler):
         out.retries += 1
         bound.info("event_retrying", error_class=error_class, next_attempt_at=not_before)
 
-    def _handle_retry(self, msg: Message, out: Outbox) -> None:
-        try:
-            record = self._codec.decode(msg.value() or b"", expect="retry")[1]
-        except Exception:
-            self._foreign(msg, out, "not a retry record")
-            return
+    def _handle_retry(self, msg: RawRecord, record: dict[str, Any], out: Outbox) -> None:
         if record["not_before"] > now_ms():
             raise Defer(record["not_before"])  # the loop pauses this partition until then
         replay_id = h.text(record["original_headers"], h.REPLAY_ID)
@@ -239,10 +253,16 @@ class ResolverHandler(StatefulHandler):
                 attempt=record["attempt"],
             )
             return
-        original = (msg.key(), record["original_value"], dict(record["original_headers"]))
-        self._handle(msg, out, original, record["attempt"], list(record["attempts"]))
+        original = (msg.key, record["original_value"], dict(record["original_headers"]))
+        past = list(record["attempts"])
+        try:
+            inbound = self._read(original)
+        except Invalid as inv:
+            self._reject(msg, out, inv, original, past)
+            return
+        self._handle(msg, out, original, inbound, record["attempt"], past)
 
-    def _duplicate(self, msg: Message, out: Outbox, inbound: InboundEvent) -> None:
+    def _duplicate(self, msg: RawRecord, out: Outbox, inbound: InboundEvent) -> None:
         """Drop it; re-write the newest state so a duplicate's late `accepted` cannot win
         compaction. The newest state includes fan-out's progress, so read up to now first."""
         partition = self._writes.partition_of(inbound.tenant)
@@ -260,12 +280,12 @@ class ResolverHandler(StatefulHandler):
             event_id=inbound.event_id,
             tenant=inbound.tenant,
             stage=current["stage"] if current else None,
-            offset=msg.offset(),
+            offset=msg.offset,
         )
 
     def _reject(
         self,
-        msg: Message,
+        msg: RawRecord,
         out: Outbox,
         inv: Invalid,
         original: Original,

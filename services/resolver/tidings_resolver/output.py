@@ -12,12 +12,8 @@ from tidings.contracts import headers as h
 from tidings.contracts.state import Stage, now_ms, state_record
 from tidings.contracts.topics import resolved_key
 from tidings.processing.outbox import Outbox
-from tidings.processing.writes import Applied, Writes
+from tidings.processing.writes import PendingStates, Writes
 from tidings_resolver.resolution import Resolution
-
-# Header on every chunk with what the fan-out carries into ``dispatched`` (recipients,
-# skipped by reason, directory offset): fan-out sees chunks, never the resolver's state.
-SUMMARY_HEADER = "resolution"
 
 
 def event_state(event: Mapping[str, Any], stage: Stage, **fields: Any) -> dict[str, Any]:
@@ -40,7 +36,7 @@ def write_resolution(
     attempt: int,
     chunk_size: int,
     directory_offset: int,
-    pending: Applied,
+    pending: PendingStates,
 ) -> None:
     tenant, event_id = str(event["tenant"]), str(event["event_id"])
     total, chunks = len(resolution.recipients), resolution.chunk_count(chunk_size)
@@ -53,7 +49,7 @@ def write_resolution(
             h.EVENT_ID: event_id,
             h.TENANT: tenant,
             h.EVENT_TYPE: str(event["type"]),
-            SUMMARY_HEADER: summary,
+            h.RESOLUTION: summary,
         }
     )
     partition = writes.partition_of(tenant)

@@ -19,9 +19,10 @@ from tidings.cli.selection import (
 )
 from tidings.contracts.codec import Codec
 from tidings.contracts.topics import Topics, TopicSpec, tenant_of_key
+from tidings.kafka.records import RawRecord
 from tidings.ops.event_sign import sign_avro_json
 from tidings.ops.records_json import console_line, json_line
-from tidings.ops.scan import RawRecord, Selection, follow, scan
+from tidings.ops.scan import Selection, follow, scan
 from tidings.settings import Settings
 
 app = typer.Typer(help="Decode, dump and sign records of project topics.", no_args_is_help=True)

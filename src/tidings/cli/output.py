@@ -10,13 +10,12 @@ from typing import Any, NoReturn
 
 import orjson
 import typer
-from confluent_kafka import KafkaException
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from tidings.errors import TidingsError
-from tidings.kafka.errors import translate_kafka_error
+from tidings.kafka.errors import KafkaException, translate_kafka_error
 from tidings.logs import configure_logging
 from tidings.settings import Settings
 

@@ -12,16 +12,15 @@ FINGERPRINT = "schema-fingerprint"
 SIGNER = "signer"
 SIGNATURE = "signature"
 REPLAY_ID = "replay-id"
+# On every resolved chunk: what fan-out carries into ``dispatched`` (recipients, skipped by
+# reason, directory offset); fan-out sees chunks, never the resolver's state.
+RESOLUTION = "resolution"
 
 Headers = list[tuple[str, str | bytes | None]]
 
 
 def to_list(values: Mapping[str, str | bytes]) -> Headers:
     return [(k, v.encode() if isinstance(v, str) else v) for k, v in values.items()]
-
-
-def from_message(headers: Iterable[tuple[str, bytes | None]] | None) -> dict[str, bytes]:
-    return to_dict(headers)
 
 
 def to_dict(headers: Iterable[tuple[str, bytes | None]] | None) -> dict[str, bytes]:

@@ -10,6 +10,7 @@ compaction nor a view can move an event backwards. Views keep the highest ``seq`
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from enum import StrEnum
 from typing import Any
 
@@ -109,9 +110,28 @@ def state_record(
     }
 
 
+def supersedes(candidate_seq: int, current_seq: int | None) -> bool:
+    """THE rule every view, restore, rebuild and replay applies: a state record replaces the
+    one held unless it is older, so an event never moves backwards (an equal ``seq`` is the
+    same stage written again and may refresh it)."""
+    return current_seq is None or candidate_seq >= current_seq
+
+
 def newer(candidate: dict[str, Any], current: dict[str, Any] | None) -> bool:
-    """Whether ``candidate`` should replace ``current`` in a view (never backwards)."""
-    return current is None or int(candidate["seq"]) >= int(current["seq"])
+    """``supersedes`` for decoded records."""
+    return supersedes(int(candidate["seq"]), None if current is None else int(current["seq"]))
+
+
+def latest_per_event(records: Iterable[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
+    """The newest state of each original event (forced redeliveries have their own)."""
+    latest: dict[tuple[str, str], dict[str, Any]] = {}
+    for record in records:
+        if record.get("replay_id"):
+            continue
+        key = (record["tenant"], record["event_id"])
+        if newer(record, latest.get(key)):
+            latest[key] = record
+    return latest
 
 
 def public_view(record: dict[str, Any]) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""Every topic contract in one place: name, key, record schema and creation config (DESIGN §3)."""
+"""Every topic contract in one place: name, key, record schema and creation config
+(docs/architecture.md, "Topics")."""
 
 from __future__ import annotations
 

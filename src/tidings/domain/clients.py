@@ -50,6 +50,17 @@ def client_id_of(secret: str) -> str | None:
     return client_id if sep and client_id else None
 
 
+def allows_type(patterns: tuple[str, ...], event_type: str) -> bool:
+    """The event-type allow-list: fnmatch patterns; an empty list allows every type."""
+    return not patterns or any(fnmatch.fnmatchcase(event_type, p) for p in patterns)
+
+
+def require_type(patterns: tuple[str, ...], event_type: str) -> None:
+    """403 ``forbidden`` for a type outside the allow-list (HTTP and library alike)."""
+    if not allows_type(patterns, event_type):
+        raise Forbidden(f"this credential may not create {event_type!r} events")
+
+
 @dataclass(frozen=True)
 class ApiClient:
     client_id: str
@@ -93,17 +104,14 @@ class ApiClient:
         }
 
     def allows_type(self, event_type: str) -> bool:
-        return not self.event_types or any(
-            fnmatch.fnmatchcase(event_type, p) for p in self.event_types
-        )
+        return allows_type(self.event_types, event_type)
 
     def require_scope(self, scope: str) -> None:
         if scope not in self.scopes:
             raise Forbidden(f"this credential lacks the {scope} scope")
 
     def require_type(self, event_type: str) -> None:
-        if not self.allows_type(event_type):
-            raise Forbidden(f"this credential may not create {event_type!r} events")
+        require_type(self.event_types, event_type)
 
 
 class ClientRegistry:

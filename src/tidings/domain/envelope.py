@@ -1,7 +1,7 @@
 """The notification request, its validation, and the immutable event envelope built from it.
 
 One module serves both entry points (HTTP ingest and the direct producer library), so the
-same input gets the same answer on either path (DESIGN §2.8).
+same input gets the same answer on either path (docs/ingest.md).
 """
 
 from __future__ import annotations
@@ -142,7 +142,7 @@ def _check_recipients(
         )
     parse_rules(
         scope.rules,
-        RuleLimits(limits.max_rule_depth, limits.max_rule_nodes, limits.max_rules),
+        RuleLimits.of(limits),
     )
     if directory is not None:
         # Lookups are per tenant, so a user of another tenant is exactly an unknown user.

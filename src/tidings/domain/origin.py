@@ -1,4 +1,4 @@
-"""Proof of origin on the direct Kafka path (DESIGN §2.7).
+"""Proof of origin on the direct Kafka path (docs/trust-model.md).
 
 Kafka ACLs stop at the topic, not at the key, so the resolver checks every event: a valid
 signature by a registered key, the signer bound to the event's tenant, allowed to create its
@@ -14,15 +14,9 @@ from typing import Any
 from tidings.contracts import headers as h
 from tidings.domain.clients import SERVICE_TENANT, ClientRegistry
 from tidings.domain.signing import verify
-from tidings.errors import TidingsError
+from tidings.errors import OriginRejected
 
-
-class OriginRejected(TidingsError):
-    code, status, title = "origin_rejected", 422, "Proof of origin failed"
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
+__all__ = ["OriginRejected", "verify_origin"]
 
 
 def verify_origin(

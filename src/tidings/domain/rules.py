@@ -17,6 +17,9 @@ from typing import Any
 import orjson
 
 from tidings.errors import FieldError, InvalidRecipients
+from tidings.settings import LimitSettings
+
+_DEFAULTS = LimitSettings.model_fields
 
 ATTRIBUTE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.:-]{0,63}$")
 MAX_VALUE_LEN = 256
@@ -60,9 +63,14 @@ Rule = Equals | In | Exists | All | AnyOf | Not
 
 @dataclass(frozen=True)
 class RuleLimits:
-    max_depth: int = 6
-    max_nodes: int = 64
-    max_rules: int = 16
+    # Defaults are the settings' own (TIDINGS_LIMITS__MAX_RULE_*), written once there.
+    max_depth: int = _DEFAULTS["max_rule_depth"].default
+    max_nodes: int = _DEFAULTS["max_rule_nodes"].default
+    max_rules: int = _DEFAULTS["max_rules"].default
+
+    @classmethod
+    def of(cls, limits: LimitSettings) -> RuleLimits:
+        return cls(limits.max_rule_depth, limits.max_rule_nodes, limits.max_rules)
 
 
 class _Parser:

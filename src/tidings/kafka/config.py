@@ -72,7 +72,8 @@ class UnsafeProducerConfig(RuntimeError):
 
 
 def assert_durable(conf: dict[str, Any]) -> None:
-    """Start-up check of DESIGN §2.1: acks=all and idempotence, or refuse to run."""
+    """Start-up check of "durable before acknowledged" (docs/guarantees.md): acks=all and
+    idempotence, or refuse to run."""
     if str(conf.get("acks")) not in {"all", "-1"}:
         raise UnsafeProducerConfig("producer must use acks=all")
     if conf.get("enable.idempotence") not in (True, "true"):

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka import KafkaError
+from confluent_kafka import KafkaException as KafkaException  # re-exported: callers catch it
 
 from tidings.errors import TidingsError, Unavailable
 

@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Callable
 from typing import Any
 
-from confluent_kafka import KafkaError, Message, Producer
+from confluent_kafka import KafkaError, Message
+from confluent_kafka import Producer as Producer  # re-exported: the type of durable_producer
 
 from tidings.contracts.headers import Headers
 from tidings.errors import Unavailable
 from tidings.kafka.config import assert_durable, producer_config
 from tidings.kafka.errors import translate_kafka_error
+from tidings.kafka.records import Outgoing
 from tidings.settings import Settings
 
 
@@ -24,6 +27,38 @@ def durable_producer(settings: Settings, client_suffix: str, **overrides: Any) -
     conf = {**producer_config(settings, client_suffix), **overrides}
     assert_durable(conf)
     return Producer(conf)
+
+
+def transactional_producer(
+    settings: Settings, client_suffix: str, transactional_id: str
+) -> Producer:
+    """A durable producer with a transactional id (initialise it with ``init_transactions``,
+    which also fences the same id's crashed predecessor)."""
+    conf = producer_config(settings, client_suffix, transactional_id=transactional_id)
+    assert_durable(conf)
+    return Producer(conf)
+
+
+DeliveryCallback = Callable[[KafkaError | None, Message], None]
+
+
+def produce(
+    producer: Producer, record: Outgoing, on_delivery: DeliveryCallback | None = None
+) -> None:
+    """Queue one record; a full local queue is waited out by serving delivery callbacks, so
+    memory stays bounded and nothing is dropped (the one produce loop of every writer)."""
+    kwargs: dict[str, Any] = {"key": record.key, "value": record.value, "headers": record.headers}
+    if record.partition is not None:
+        kwargs["partition"] = record.partition
+    if on_delivery is not None:
+        kwargs["on_delivery"] = on_delivery
+    while True:
+        try:
+            producer.produce(record.topic, **kwargs)
+            break
+        except BufferError:
+            producer.poll(0.05)
+    producer.poll(0)
 
 
 def produce_sync(

@@ -13,9 +13,7 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
-
-from tidings.kafka.config import consumer_config
+from tidings.kafka.consumer import BEGINNING, PartitionReader
 from tidings.logs import get_logger
 from tidings.settings import Settings
 
@@ -43,8 +41,8 @@ class CompactedView:
         self.topic = topic
         self.name = name or topic
         self._apply = apply
-        self._consumer = Consumer(
-            consumer_config(settings, f"view-{self.name}", None, read_committed=read_committed)
+        self._reader = PartitionReader(
+            settings, f"view-{self.name}", topic, read_committed=read_committed
         )
         self._ready = threading.Event()
         self._stop = threading.Event()
@@ -81,22 +79,16 @@ class CompactedView:
                 self._lock.wait(remaining)
         return True
 
+    def high_watermarks(self) -> dict[int, int]:
+        """Where every partition of the topic ends now (a read-your-writes target)."""
+        return self._reader.high_watermarks()
+
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(timeout=5)
 
     def _targets(self) -> dict[int, int]:
-        metadata = self._consumer.list_topics(self.topic, timeout=10)
-        topic = metadata.topics.get(self.topic)
-        if topic is None or topic.error is not None:
-            raise RuntimeError(f"topic {self.topic} is not available")
-        targets: dict[int, int] = {}
-        for partition in topic.partitions:
-            _, high = self._consumer.get_watermark_offsets(
-                TopicPartition(self.topic, partition), timeout=10
-            )
-            targets[partition] = high
-        return targets
+        return self._reader.high_watermarks()
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -109,14 +101,13 @@ class CompactedView:
                 self._stop.wait(1.0)
         else:
             return
-        self._consumer.assign([TopicPartition(self.topic, p, OFFSET_BEGINNING) for p in targets])
+        self._reader.assign(dict.fromkeys(targets, BEGINNING))
         started = time.monotonic()
         self._check_ready(targets, started)
         while not self._stop.is_set():
-            messages = self._consumer.consume(num_messages=1000, timeout=0.2)
-            for msg in messages:
+            for msg in self._reader.take(1000, wait_s=0.2):
                 partition, offset = msg.partition(), msg.offset()
-                if msg.error() is not None or partition is None or offset is None:
+                if partition is None or offset is None:
                     continue
                 try:
                     self._apply(msg.key(), msg.value(), partition, offset)
@@ -129,17 +120,14 @@ class CompactedView:
             if not self._ready.is_set():
                 self._refresh_positions(targets)
                 self._check_ready(targets, started)
-        self._consumer.close()
+        self._reader.close()
 
     def _refresh_positions(self, targets: dict[int, int]) -> None:
         # Compaction and transaction markers leave gaps: the consumer's position, not the last
         # record's offset, says how far a partition has been read.
-        for tp in self._consumer.position([TopicPartition(self.topic, p) for p in targets]):
-            if tp.offset >= 0:
-                with self._lock:
-                    self._positions[tp.partition] = max(
-                        self._positions.get(tp.partition, 0), tp.offset
-                    )
+        for partition, offset in self._reader.positions(targets).items():
+            with self._lock:
+                self._positions[partition] = max(self._positions.get(partition, 0), offset)
 
     def _check_ready(self, targets: dict[int, int], started: float) -> None:
         with self._lock:

@@ -4,26 +4,16 @@ path of operator tools (replay, state rebuild). Returns how many the broker ackn
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 
-from tidings.contracts.headers import Headers
-from tidings.kafka.producer import durable_producer
+from tidings.kafka.producer import durable_producer, produce
+from tidings.kafka.records import Outgoing
 from tidings.settings import Settings
-
-
-@dataclass(frozen=True)
-class Out:
-    topic: str
-    key: bytes | None
-    value: bytes
-    headers: Headers
-    partition: int | None = None  # explicit for co-partitioned topics (state)
 
 
 def write_all(
     settings: Settings,
     suffix: str,
-    records: Iterable[Out],
+    records: Iterable[Outgoing],
     advance: Callable[[int], None],
     timeout_s: float = 60.0,
 ) -> int:
@@ -36,20 +26,6 @@ def write_all(
         advance(1)
 
     for rec in records:
-        while True:
-            try:
-                producer.produce(
-                    rec.topic,
-                    key=rec.key,
-                    value=rec.value,
-                    headers=rec.headers,
-                    # -1 is librdkafka's "unassigned": the partitioner (murmur2) decides.
-                    partition=-1 if rec.partition is None else rec.partition,
-                    on_delivery=on_delivery,
-                )
-                break
-            except BufferError:  # local queue full: serve callbacks, bounded memory
-                producer.poll(0.05)
-        producer.poll(0)
+        produce(producer, rec, on_delivery)
     producer.flush(timeout_s)
     return acked

@@ -21,9 +21,10 @@ import orjson
 from tidings.contracts import headers as h
 from tidings.contracts.codec import Codec
 from tidings.contracts.partitioning import tenant_partition
-from tidings.contracts.state import Stage, newer, state_record
+from tidings.contracts.state import Stage, latest_per_event, state_record
 from tidings.contracts.topics import Topics, state_key
-from tidings.ops.batch_write import Out, write_all
+from tidings.kafka.records import Outgoing
+from tidings.ops.batch_write import write_all
 from tidings.ops.records_json import decode
 from tidings.ops.scan import Selection, scan
 from tidings.settings import Settings
@@ -61,7 +62,7 @@ def gather(settings: Settings, codec: Codec, tenant: str | None) -> dict[Key, Ev
             e.retries.append(rec)
     for raw, rec in _records(settings, codec, topics.resolved.name, "resolved_chunk", sel):
         if (e := found.get((rec["tenant"], rec["event_id"]))) is not None:
-            summary = orjson.loads(dict(raw.headers).get("resolution") or b"{}")
+            summary = orjson.loads(h.to_dict(raw.headers).get(h.RESOLUTION) or b"{}")
             e.chunks[rec["chunk"]] = (rec, summary, raw.timestamp)
     for spec in topics.deliveries.values():
         for raw, rec in _records(settings, codec, spec.name, "delivery", Selection()):
@@ -149,13 +150,9 @@ def _resolved(e: Evidence, channels: set[str]) -> dict[str, Any]:
 
 
 def current_states(settings: Settings, codec: Codec, tenant: str | None) -> dict[Key, Any]:
-    out: dict[Key, dict[str, Any]] = {}
     topic = Topics(settings).state.name
-    for _, rec in _records(settings, codec, topic, "state", Selection(tenant=tenant)):
-        key = (rec["tenant"], rec["event_id"])
-        if newer(rec, out.get(key)):
-            out[key] = rec
-    return out
+    records = _records(settings, codec, topic, "state", Selection(tenant=tenant))
+    return latest_per_event(rec for _, rec in records)
 
 
 def plan_rebuild(settings: Settings, codec: Codec, tenant: str | None) -> list[dict[str, Any]]:
@@ -167,6 +164,7 @@ def plan_rebuild(settings: Settings, codec: Codec, tenant: str | None) -> list[d
     for key, e in sorted(evidence.items()):
         derived = derive(e, channels)
         held = current.get(key)
+        # Only what is strictly newer: an equal record is already there.
         if held is None or int(derived["seq"]) > int(held["seq"]):
             out.append(derived)
     return out
@@ -178,7 +176,7 @@ def write_states(
     """Append the records to the state topic in their tenant's partition (co-partitioning)."""
     spec = Topics(settings).state
     outs = (
-        Out(
+        Outgoing(
             spec.name,
             state_key(rec["tenant"], rec["event_id"]),
             codec.encode("state", rec),

@@ -24,7 +24,7 @@ import orjson
 from tidings.contracts import headers as h
 from tidings.contracts.codec import CONTENT_TYPE_BINARY, CONTENT_TYPE_JSON, Codec
 from tidings.errors import CodecError, MalformedRequest, TidingsError
-from tidings.ops.scan import RawRecord
+from tidings.kafka.records import RawRecord
 
 HEADER_SEPARATOR, HEADER_KEY_SEPARATOR, FIELD_SEPARATOR = ",", ":", "\t"
 

@@ -29,7 +29,8 @@ from tidings.contracts.state import Stage
 from tidings.contracts.topics import Topics
 from tidings.domain.envelope import encode_event
 from tidings.kafka.producer import durable_producer, produce_sync
-from tidings.ops.batch_write import Out, write_all
+from tidings.kafka.records import Outgoing
+from tidings.ops.batch_write import write_all
 from tidings.ops.replay_select import Candidate
 from tidings.ops.replay_signer import ReplaySigner
 from tidings.settings import Settings
@@ -108,7 +109,7 @@ def write(
 ) -> None:
     """Batch the records with delivery callbacks; ``replayed`` counts acknowledged ones."""
     topic = Topics(settings).events.name
-    records = (Out(topic, *replay_record(c, report, codec, signer)) for c in chosen)
+    records = (Outgoing(topic, *replay_record(c, report, codec, signer)) for c in chosen)
     report.replayed = write_all(settings, f"replay-{report.replay_id[:8]}", records, advance)
 
 

@@ -9,11 +9,11 @@ from typing import Any
 
 from tidings.contracts import headers as h
 from tidings.contracts.codec import Codec
-from tidings.contracts.state import newer
+from tidings.contracts.state import latest_per_event
 from tidings.contracts.topics import Topics
 from tidings.errors import TidingsError
 from tidings.ops.records_json import parse_line
-from tidings.ops.scan import RawRecord, Selection, scan
+from tidings.ops.scan import Selection, scan
 from tidings.settings import Settings
 
 
@@ -92,19 +92,14 @@ def latest_states(
     settings: Settings, codec: Codec, tenants: Iterable[str]
 ) -> dict[tuple[str, str], dict[str, Any]]:
     """Newest state of every original event (replay identities excluded) of these tenants."""
-    records: Iterable[RawRecord] = ()
     wanted = sorted(set(tenants))
     states: dict[tuple[str, str], dict[str, Any]] = {}
     topic = Topics(settings).state.name
     for tenant in wanted:
-        records = scan(settings, topic, Selection(tenant=tenant))
-        for raw in records:
-            if raw.value is None:
-                continue
-            _, record = codec.decode(raw.value, expect="state")
-            if record.get("replay_id") is not None or record["tenant"] != tenant:
-                continue
-            key = (record["tenant"], record["event_id"])
-            if newer(record, states.get(key)):
-                states[key] = record
+        decoded = (
+            codec.decode(raw.value, expect="state")[1]
+            for raw in scan(settings, topic, Selection(tenant=tenant))
+            if raw.value is not None
+        )
+        states.update(latest_per_event(r for r in decoded if r["tenant"] == tenant))
     return states

@@ -9,8 +9,9 @@ from tidings.contracts import headers as h
 from tidings.contracts.codec import Codec
 from tidings.contracts.topics import Topics, TopicSpec
 from tidings.errors import NotFound
+from tidings.kafka.records import RawRecord
 from tidings.ops.records_json import decode, to_json
-from tidings.ops.scan import RawRecord, Selection, scan
+from tidings.ops.scan import Selection, scan
 from tidings.settings import Settings
 
 

@@ -4,19 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from confluent_kafka import Message
-
+from tidings.contracts.headers import to_dict
 from tidings.contracts.state import now_ms
-
-
-def message_headers(msg: Message) -> dict[str, bytes]:
-    """A consumed record's headers as name -> bytes (last value wins, as in Kafka)."""
-    out: dict[str, bytes] = {}
-    raw = msg.headers() or []
-    pairs = raw.items() if isinstance(raw, dict) else raw  # consumed: always a list
-    for name, value in pairs:
-        out[name] = value if isinstance(value, bytes) else str(value or "").encode()
-    return out
+from tidings.kafka.records import RawRecord
 
 
 def attempt_entry(attempt: int, error_class: str, detail: str) -> dict[str, Any]:
@@ -29,7 +19,7 @@ def backoff_ms(attempt: int, base_ms: int, cap_ms: int) -> int:
 
 
 def dead_letter(
-    msg: Message,
+    msg: RawRecord,
     *,
     outcome: str,
     error_class: str,
@@ -41,16 +31,16 @@ def dead_letter(
 ) -> dict[str, Any]:
     """A ``dead_letter`` value. ``original`` overrides the message's own key/value/headers
     (a retry record dead-letters the event it carried, not its envelope)."""
-    key, value, headers = original or (msg.key(), msg.value(), message_headers(msg))
+    key, value, headers = original or (msg.key, msg.value, to_dict(msg.headers))
     return {
         "event_id": event_id,
         "tenant": tenant,
         "outcome": outcome,
         "error_class": error_class,
         "detail": detail[:1000],
-        "source_topic": str(msg.topic()),
-        "source_partition": int(msg.partition() or 0),
-        "source_offset": int(msg.offset() or 0),
+        "source_topic": msg.topic,
+        "source_partition": msg.partition,
+        "source_offset": msg.offset,
         "original_key": key,
         "original_value": value,
         "original_headers": headers,

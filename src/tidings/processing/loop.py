@@ -13,11 +13,15 @@ import contextlib
 import threading
 import time
 from collections.abc import Iterator
-from typing import Protocol
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
-from tidings.kafka.config import assert_durable, consumer_config, producer_config
+from tidings.kafka.config import consumer_config
+from tidings.kafka.consumer import take
+from tidings.kafka.producer import transactional_producer
+from tidings.kafka.records import RawRecord
 from tidings.logs import get_logger
 from tidings.processing.metrics import ServiceMetrics
 from tidings.processing.outbox import Defer, Outbox
@@ -27,9 +31,25 @@ log = get_logger(__name__)
 TP = tuple[str, int]
 
 
+@dataclass(frozen=True)
+class Consumed:
+    """One input record and what it decoded to: a handler never sees undecoded bytes."""
+
+    raw: RawRecord
+    record: Any
+
+
 class Handler(Protocol):
     def on_assign(self, partitions: list[int]) -> None: ...
-    def handle(self, msg: Message, out: Outbox) -> None: ...
+    def decode(self, raw: RawRecord) -> Any:
+        """What the record carries; raising means it cannot be processed (``undecodable``)."""
+        ...
+
+    def undecodable(self, raw: RawRecord, error: Exception, out: Outbox) -> None:
+        """Dead-letter a record that does not decode: never retried, never a crash loop."""
+        ...
+
+    def handle(self, consumed: Consumed, out: Outbox) -> None: ...
     def on_commit(self) -> None: ...
     def on_abort(self) -> None: ...
 
@@ -48,7 +68,7 @@ class TransactionalLoop:
         self._service, self._inputs, self._handler = service, inputs, handler
         self._metrics, self._batch = metrics, batch
         self._max_records = p.max_records_per_transaction
-        self._slow_s = p.slow_ms / 1000  # test hook (docs/processing.md)
+        self._slow_s = settings.test_hooks.slow_ms / 1000  # docs/processing.md "Test hooks"
         self._timeout_s = settings.kafka.transaction_timeout_ms / 1000
         self._poll_s = max(0.05, p.commit_interval_ms / 1000)
         conf = consumer_config(
@@ -59,12 +79,9 @@ class TransactionalLoop:
         self._consumer = Consumer(conf)
         # Stable per instance: a restarted instance fences its crashed predecessor's open
         # transaction at once instead of leaving read_committed readers waiting for its timeout.
-        self._producer_conf = producer_config(
-            settings,
-            f"{service}-{p.instance_id}",
-            transactional_id=f"{settings.topic_prefix}{service}.{p.instance_id}",
-        )
-        assert_durable(self._producer_conf)
+        self._settings = settings
+        self._client_suffix = f"{service}-{p.instance_id}"
+        self._txn_id = f"{settings.topic_prefix}{service}.{p.instance_id}"
         self._producer = self._new_producer()
         self._paused: dict[TP, float] = {}
         self.assigned: list[int] = []
@@ -86,7 +103,7 @@ class TransactionalLoop:
             self.in_call = None
 
     def _new_producer(self) -> Producer:
-        producer = Producer(self._producer_conf)
+        producer = transactional_producer(self._settings, self._client_suffix, self._txn_id)
         with self._call("init_transactions"):
             producer.init_transactions(self._timeout_s * 2)
         return producer
@@ -113,7 +130,7 @@ class TransactionalLoop:
             while not stop.is_set():
                 self.last_loop = time.monotonic()
                 self._resume_due()
-                msgs = self._consumer.consume(num_messages=self._batch, timeout=self._poll_s)
+                msgs = take(self._consumer, self._batch, self._poll_s)
                 good = [m for m in msgs if self._usable(m)]
                 if good:
                     self._process(good)
@@ -151,7 +168,7 @@ class TransactionalLoop:
                 if self._slow_s:
                     time.sleep(self._slow_s)
                 try:
-                    self._handler.handle(msg, out)
+                    self._deliver(msg, out)
                 except Defer as d:
                     deferred[tp] = (offset, d.not_before_ms)
                     continue
@@ -175,6 +192,17 @@ class TransactionalLoop:
             self._consumer.seek(position)
             self._consumer.pause([position])
             self._paused[(topic, partition)] = not_before / 1000
+
+    def _deliver(self, msg: Message, out: Outbox) -> None:
+        raw = RawRecord.of(msg)
+        try:
+            record = self._handler.decode(raw)
+        except Defer:
+            raise
+        except Exception as exc:
+            self._handler.undecodable(raw, exc, out)
+            return
+        self._handler.handle(Consumed(raw, record), out)
 
     def _recover(self, exc: Exception, first: dict[TP, int]) -> None:
         """Abort, forget pending state, rewind; a fenced or fatal producer is replaced."""

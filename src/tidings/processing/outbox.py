@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections import Counter
 
-from confluent_kafka import Producer
-
 from tidings.contracts.headers import Headers
+from tidings.kafka.producer import Producer, produce
+from tidings.kafka.records import Outgoing
 
 
 class Defer(Exception):
@@ -39,16 +39,6 @@ class Outbox:
         headers: Headers | None = None,
         partition: int | None = None,
     ) -> None:
-        kwargs: dict[str, object] = {"key": key, "value": value, "headers": headers}
-        if partition is not None:
-            kwargs["partition"] = partition
-        while True:
-            try:
-                self._producer.produce(topic, **kwargs)  # type: ignore[arg-type]
-                break
-            except BufferError:
-                # Local queue full (a large audience): let deliveries drain, then go on.
-                self._producer.poll(0.05)
-        self._producer.poll(0)
+        produce(self._producer, Outgoing(topic, key, value, headers or [], partition))
         self.produced[topic] += 1
         self.total += 1

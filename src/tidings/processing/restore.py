@@ -12,12 +12,11 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
-
 from tidings.contracts.codec import Codec
+from tidings.contracts.state import supersedes
 from tidings.contracts.topics import Topics
 from tidings.errors import Unavailable
-from tidings.kafka.config import consumer_config
+from tidings.kafka.consumer import BEGINNING, PartitionReader
 from tidings.kafka.view import CompactedView
 from tidings.logs import get_logger
 from tidings.settings import Settings
@@ -33,19 +32,17 @@ class StateTail:
     (everything committed before the call has been applied when it returns)."""
 
     def __init__(self, settings: Settings, codec: Codec, suffix: str, apply: Apply) -> None:
-        self._topic = Topics(settings).state.name
         self._codec = codec
         self._apply = apply
         self._timeout_s = settings.processing.restore_timeout_s
-        self._consumer = Consumer(consumer_config(settings, f"state-{suffix}", None))
+        self._reader = PartitionReader(settings, f"state-{suffix}", Topics(settings).state.name)
         self._partitions: list[int] = []
         self.records = 0
 
     def assign(self, partitions: Iterable[int]) -> None:
         """Start over for ``partitions`` (from the beginning) and read up to now."""
         self._partitions = sorted(set(partitions))
-        tps = [TopicPartition(self._topic, p, OFFSET_BEGINNING) for p in self._partitions]
-        self._consumer.assign(tps)
+        self._reader.assign(dict.fromkeys(self._partitions, BEGINNING))
         started = time.monotonic()
         self.catch_up()
         log.info(
@@ -57,19 +54,14 @@ class StateTail:
 
     def catch_up(self, partitions: Iterable[int] | None = None) -> None:
         wanted = sorted(set(partitions)) if partitions is not None else self._partitions
-        targets: dict[int, int] = {}
-        for p in wanted:
-            _, high = self._consumer.get_watermark_offsets(
-                TopicPartition(self._topic, p), timeout=10
-            )
-            targets[p] = high
+        targets = self._reader.high_watermarks(wanted)
         deadline = time.monotonic() + self._timeout_s
-        while not self._reached(targets):
+        while not self._reader.caught_up(targets):
             if time.monotonic() > deadline:
                 raise Unavailable("state topic could not be read up to its end in time")
-            for msg in self._consumer.consume(num_messages=1000, timeout=0.2):
+            for msg in self._reader.take(1000, wait_s=0.2):
                 partition, value = msg.partition(), msg.value()
-                if msg.error() is not None or partition is None or value is None:
+                if partition is None or value is None:
                     continue
                 try:
                     _, record = self._codec.decode(value, expect="state")
@@ -79,33 +71,21 @@ class StateTail:
                 self.records += 1
                 self._apply(partition, record, value)
 
-    def _reached(self, targets: dict[int, int]) -> bool:
-        if not targets:
-            return True
-        positions = self._consumer.position([TopicPartition(self._topic, p) for p in targets])
-        # Transaction markers and compaction leave gaps: the position, not the last record's
-        # offset, says how far a partition has been read (a fresh partition has no position).
-        return all(
-            tp.offset >= targets[tp.partition] or targets[tp.partition] == 0 for tp in positions
-        )
-
     def catch_up_view(self, view: CompactedView, timeout_s: float = 5.0) -> bool:
         """Read-your-writes for another view (e.g. clients): wait until it has applied
         everything its topic held when called."""
-        meta = self._consumer.list_topics(view.topic, timeout=10).topics.get(view.topic)
-        if meta is None:
+        try:
+            highs = view.high_watermarks()
+        except Unavailable:
             return False
         ok = True
-        for partition in meta.partitions:
-            _, high = self._consumer.get_watermark_offsets(
-                TopicPartition(view.topic, partition), timeout=10
-            )
+        for partition, high in highs.items():
             if high > 0:
                 ok = view.wait_for(partition, high - 1, timeout_s) and ok
         return ok
 
     def close(self) -> None:
-        self._consumer.close()
+        self._reader.close()
 
 
 def identity(record: StateRecord) -> tuple[str, str, str]:
@@ -127,7 +107,7 @@ class PartitionedStates:
         key = identity(record)
         seq = int(record["seq"])
         current = table.get(key)
-        if current is None or seq >= current[0]:
+        if supersedes(seq, None if current is None else current[0]):
             table[key] = (seq, value)
 
     def get(

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from confluent_kafka import Message
-
 from tidings.contracts.codec import Codec
 from tidings.contracts.topics import Topics
+from tidings.kafka.records import RawRecord
 from tidings.processing.deadletter import dead_letter
 from tidings.processing.outbox import Outbox
 from tidings.processing.restore import PartitionedStates, StateTail
-from tidings.processing.writes import Applied, Writes
+from tidings.processing.writes import PendingStates, Writes
 from tidings.settings import Settings
 
 
@@ -24,7 +23,9 @@ class StatefulHandler:
         self.states = PartitionedStates(codec)
         suffix = f"{service}-{settings.processing.instance_id}"
         self._tail = StateTail(settings, codec, suffix, self.states.apply)
-        self._pending = Applied()
+        self._pending = PendingStates()
+        # Input topic -> the record it carries, for the default ``decode``.
+        self._records: dict[str, str] = {}
 
     def on_assign(self, partitions: list[int]) -> None:
         self.states.keep_only(partitions)
@@ -47,17 +48,22 @@ class StatefulHandler:
             return pending
         return self.states.get(self._writes.partition_of(tenant), tenant, event_id, replay_id)
 
-    def _foreign(self, msg: Message, out: Outbox, detail: str) -> None:
+    def undecodable(self, raw: RawRecord, error: Exception, out: Outbox) -> None:
         """A record that is not what its topic carries: dead-lettered, never retried."""
+        name = self._records.get(raw.topic, "record")
         record = dead_letter(
-            msg,
+            raw,
             outcome="rejected",
             error_class="corrupt_record",
-            detail=detail,
+            detail=f"not a {name} record",
             event_id=None,
             tenant=None,
         )
         self._writes.dead_letter(out, record)
+
+    def decode(self, raw: RawRecord) -> Any:
+        """The record its topic carries (``_records``: topic -> record name), decoded."""
+        return self._codec.decode(raw.value or b"", expect=self._records[raw.topic])[1]
 
     def close(self) -> None:
         self._tail.close()

@@ -13,8 +13,9 @@ from tidings.processing.outbox import Outbox
 from tidings.processing.restore import identity
 
 
-class Applied(list[tuple[int, dict[str, Any], bytes]]):
-    """The open transaction's state records in write order, plus the newest one per
+class PendingStates(list[tuple[int, dict[str, Any], bytes]]):
+    """The open transaction's state records (applied to the view only on commit) in write
+    order, plus the newest one per
     processing identity, so a handler finds an event's pending state without scanning the
     whole batch for every record (that scan was quadratic in the batch size)."""
 
@@ -40,7 +41,7 @@ class Writes:
     def partition_of(self, tenant: str) -> int:
         return tenant_partition(tenant, self.partitions)
 
-    def state(self, out: Outbox, record: dict[str, Any], pending: Applied) -> None:
+    def state(self, out: Outbox, record: dict[str, Any], pending: PendingStates) -> None:
         """One state record; ``pending`` collects it for the in-memory view on commit."""
         tenant, event_id = record["tenant"], record["event_id"]
         value = self.codec.encode("state", record, validate=False)  # built by the service

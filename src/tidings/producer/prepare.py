@@ -8,7 +8,6 @@ recipient existence is checked by the resolver, which turns unknown users into `
 
 from __future__ import annotations
 
-import fnmatch
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +15,7 @@ from typing import Any
 from tidings.contracts.codec import Codec
 from tidings.contracts.headers import Headers
 from tidings.contracts.topics import event_key
+from tidings.domain.clients import require_type
 from tidings.domain.envelope import (
     NotificationRequest,
     build_envelope,
@@ -24,12 +24,11 @@ from tidings.domain.envelope import (
     parse_request,
     validate_request,
 )
+from tidings.domain.idempotency import check_key
 from tidings.domain.payload_schemas import PayloadSchemas
 from tidings.domain.signing import Signer
-from tidings.errors import Forbidden, InvalidIdempotencyKey, PayloadTooLarge
+from tidings.errors import PayloadTooLarge
 from tidings.settings import LimitSettings
-
-MAX_IDEMPOTENCY_KEY = 255
 
 
 @dataclass(frozen=True)
@@ -69,7 +68,7 @@ class EventPreparer:
         idempotency_key: str | None = None,
     ) -> PreparedEvent:
         """Raise the same ``TidingsError`` the endpoint would answer with, or encode."""
-        check_idempotency_key(idempotency_key)
+        check_key(idempotency_key)
         if isinstance(request, NotificationRequest):
             parsed = request
         else:
@@ -89,19 +88,4 @@ class EventPreparer:
         return PreparedEvent(envelope["event_id"], event_key(self.tenant), value, headers, envelope)
 
     def _require_type(self, event_type: str) -> None:
-        if self._event_types and not any(
-            fnmatch.fnmatchcase(event_type, p) for p in self._event_types
-        ):
-            raise Forbidden(f"this credential may not create {event_type!r} events")
-
-
-def check_idempotency_key(key: str | None) -> None:
-    """The endpoint's rule for a key's value: 1-255 printable ASCII characters."""
-    if key is None:
-        return
-    if not all(0x20 <= ord(c) <= 0x7E for c in key):
-        raise InvalidIdempotencyKey("the Idempotency-Key must be printable ASCII")
-    if not 0 < len(key) <= MAX_IDEMPOTENCY_KEY:
-        raise InvalidIdempotencyKey(
-            f"the Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} characters"
-        )
+        require_type(self._event_types, event_type)

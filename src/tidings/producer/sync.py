@@ -14,11 +14,12 @@ from collections.abc import Callable, Iterable
 from types import TracebackType
 from typing import Any
 
-from confluent_kafka import KafkaError, Message, Producer
+from confluent_kafka import KafkaError, Message
 
 from tidings.errors import Unavailable
-from tidings.kafka.config import assert_durable, producer_config
 from tidings.kafka.errors import translate_kafka_error
+from tidings.kafka.producer import durable_producer, produce
+from tidings.kafka.records import Outgoing
 from tidings.producer.acks import Ack
 from tidings.producer.base import PreparingProducer, Request
 from tidings.producer.prepare import PreparedEvent
@@ -31,9 +32,8 @@ class NotificationProducer(PreparingProducer):
     """Writes validated, signed events of one tenant straight to the events topic."""
 
     def _open(self, settings: Settings, client_suffix: str, overrides: dict[str, Any]) -> None:
-        conf = {**producer_config(settings, client_suffix), **overrides}
-        assert_durable(conf)  # idempotence, acks=all, murmur2_random: or refuse to start
-        self._producer = Producer(conf)
+        # idempotence, acks=all, murmur2_random: checked, or it refuses to start
+        self._producer = durable_producer(settings, client_suffix, **overrides)
         self._done: deque[Ack] = deque()  # appended by callbacks (run inside poll/flush)
         self._in_flight: dict[str, int] = {}  # event id -> records not yet answered
 
@@ -50,19 +50,9 @@ class NotificationProducer(PreparingProducer):
 
     def send_prepared(self, event: PreparedEvent, on_ack: AckCallback | None = None) -> str:
         callback = self._callback(event.event_id, on_ack)
-        while True:
-            try:
-                self._producer.produce(
-                    self.topic,
-                    key=event.key,
-                    value=event.value,
-                    headers=event.headers,
-                    on_delivery=callback,
-                )
-                break
-            except BufferError:
-                # Local queue full: serve callbacks until there is room (bounded memory).
-                self._producer.poll(0.05)
+        produce(
+            self._producer, Outgoing(self.topic, event.key, event.value, event.headers), callback
+        )
         self._in_flight[event.event_id] = self._in_flight.get(event.event_id, 0) + 1
         self._producer.poll(0)
         return event.event_id

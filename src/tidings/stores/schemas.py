@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from confluent_kafka import Producer
 
 from tidings.contracts.codec import Codec, parse
 from tidings.contracts.headers import CONTENT_TYPE, FINGERPRINT, to_list
@@ -21,7 +20,7 @@ from tidings.contracts.topics import Topics, schema_key
 from tidings.domain.compatibility import Compatibility
 from tidings.domain.payload_schemas import PayloadSchema, PayloadSchemas, bundled_payload_schemas
 from tidings.errors import SchemaIncompatible, Unavailable
-from tidings.kafka.producer import durable_producer, produce_sync
+from tidings.kafka.producer import Producer, durable_producer, produce_sync
 from tidings.kafka.view import CompactedView
 from tidings.logs import get_logger
 from tidings.settings import Settings

@@ -24,7 +24,7 @@ def aborts(log: str) -> int:
 def test_frozen_resolver_is_fenced_and_nothing_is_duplicated(
     pipeline: Topics, settings: Settings, start_service: ServiceFactory
 ) -> None:
-    slow = {"TIDINGS_PROCESSING__SLOW_MS": "25"}  # keeps a transaction open most of the time
+    slow = {"TIDINGS_TEST_HOOKS__SLOW_MS": "25"}  # keeps a transaction open most of the time
     zombie = start_service("resolver", "a", **slow).wait_healthy()
     start_service("resolver", "b", **slow).wait_healthy()
     start_service("fanout").wait_healthy()

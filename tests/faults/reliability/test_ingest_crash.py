@@ -1,7 +1,7 @@
 """Ingest SIGKILLed after the broker acknowledged the transaction but before the HTTP answer:
 the client saw no answer, retries with its Idempotency-Key, and exactly one event is processed.
 
-The window is made deterministic with the ingest test hook ``TIDINGS_INGEST__ANSWER_DELAY_MS``
+The window is made deterministic with the ingest test hook ``TIDINGS_TEST_HOOKS__ANSWER_DELAY_MS``
 (docs/ingest.md): the answer is held after the commit, the test waits until the event is
 committed on the log (read_committed), and only then kills the process.
 """
@@ -37,7 +37,7 @@ def test_kill_between_ack_and_answer_then_retry_processes_one_event(
     provisioned: Settings, log_dir: Path, stacks: list[Stack]
 ) -> None:
     client = api_client(provisioned)
-    stack = Stack(provisioned, log_dir, TIDINGS_INGEST__ANSWER_DELAY_MS="15000")
+    stack = Stack(provisioned, log_dir, TIDINGS_TEST_HOOKS__ANSWER_DELAY_MS="15000")
     stacks.append(stack.start().wait_ready())
     key = f"crash-{uuid.uuid4().hex[:8]}"
     event_id = event_id_for(TENANT, key)
@@ -58,7 +58,7 @@ def test_kill_between_ack_and_answer_then_retry_processes_one_event(
     poster.join(30)
     assert isinstance(first[0], httpx.TransportError), first
 
-    stack.start("ingest", TIDINGS_INGEST__ANSWER_DELAY_MS="0").wait_ready()
+    stack.start("ingest", TIDINGS_TEST_HOOKS__ANSWER_DELAY_MS="0").wait_ready()
     retry = httpx.post(stack.url + URL, json=team_body(0), headers=auth, timeout=30)
     assert retry.status_code == 202, retry.text
     assert retry.json()["id"] == event_id

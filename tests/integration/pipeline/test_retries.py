@@ -1,5 +1,5 @@
 """Transient failures go through the retry topic with backoff; exhausted ones end `failed`
-with every attempt in the dead letter. Uses the documented fault hook (processing.faults)."""
+with every attempt in the dead letter. Uses the documented fault hook (test_hooks.faults)."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ def sent(pipeline: Topics, settings: Settings, start_service: ServiceFactory) ->
     register_schemas(settings, {t: SCHEMA for t in FAULTS})
     load_users(settings, [{"tenant": "acme", "id": "u1", "channels": {"in_app": "u1"}}])
     env = {
-        "TIDINGS_PROCESSING__FAULTS": orjson.dumps(FAULTS).decode(),
+        "TIDINGS_TEST_HOOKS__FAULTS": orjson.dumps(FAULTS).decode(),
         "TIDINGS_PROCESSING__RETRY_ATTEMPTS": str(ATTEMPTS),
         "TIDINGS_PROCESSING__RETRY_BASE_MS": "300",
         "TIDINGS_PROCESSING__RETRY_CAP_MS": "1000",

@@ -6,8 +6,9 @@ import time
 
 import pytest
 
+from tidings.domain.idempotency import parse_header as parse_key
 from tidings.errors import IdempotencyKeyInFlight, IdempotencyKeyReused, InvalidIdempotencyKey
-from tidings_ingest.idempotency import Completed, IdempotencyStore, parse_key
+from tidings_ingest.idempotency import Completed, IdempotencyStore
 
 
 @pytest.mark.parametrize(

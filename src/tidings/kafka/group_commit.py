@@ -1,7 +1,7 @@
-"""The transactional group-commit publisher (briefing decision 1).
+"""The transactional group-commit publisher: many requests, one Kafka transaction.
 
 Requests hand their records (event, ``accepted`` state, completed idempotency record) to a
-bounded queue and await a future. ``ingest.lanes`` commit lanes (tidings_ingest.lane) drain
+bounded queue and await a future. ``ingest.lanes`` commit lanes (``commit_lane``) drain
 it, each batching whatever arrived within ``batch_linger_ms`` into ONE Kafka transaction and
 settling every future after the commit, so a request is answered 202 only once its records
 are committed; a failed or timed-out commit is aborted and every request of that batch gets
@@ -15,23 +15,14 @@ import asyncio
 import queue
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from confluent_kafka import KafkaException
 
-from tidings.contracts.headers import Headers
 from tidings.errors import TidingsError, Unavailable
+from tidings.kafka.commit_lane import CommitLane
+from tidings.kafka.records import Outgoing
 from tidings.settings import Settings
-from tidings_ingest.lane import CommitLane
-
-
-@dataclass(frozen=True)
-class Outgoing:
-    topic: str
-    key: bytes
-    value: bytes
-    headers: Headers = field(default_factory=list)
-    partition: int | None = None  # explicit for co-partitioned topics (state)
 
 
 @dataclass

@@ -19,12 +19,12 @@ from typing import TYPE_CHECKING
 from confluent_kafka import KafkaError, KafkaException, Producer
 
 from tidings.errors import TidingsError, Unavailable
-from tidings.kafka.config import assert_durable, producer_config
+from tidings.kafka.producer import produce, transactional_producer
 from tidings.logs import get_logger
 from tidings.settings import Settings
 
 if TYPE_CHECKING:
-    from tidings_ingest.publisher import Pending
+    from tidings.kafka.group_commit import Pending
 
 log = get_logger(__name__)
 
@@ -81,9 +81,7 @@ class CommitLane:
         return batch
 
     def _init(self) -> bool:
-        conf = producer_config(self._settings, "ingest", transactional_id=self.txn_id)
-        assert_durable(conf)
-        producer = Producer(conf)
+        producer = transactional_producer(self._settings, "ingest", self.txn_id)
         try:
             producer.init_transactions(self._timeout_s)  # fences this lane's predecessor
         except KafkaException as exc:
@@ -103,13 +101,8 @@ class CommitLane:
             try:
                 producer.begin_transaction()
                 for pending in batch:
-                    for r in pending.records:
-                        if r.partition is None:
-                            producer.produce(r.topic, r.value, r.key, headers=r.headers)
-                        else:
-                            producer.produce(
-                                r.topic, r.value, r.key, partition=r.partition, headers=r.headers
-                            )
+                    for record in pending.records:
+                        produce(producer, record)
                 producer.commit_transaction(self._timeout_s)
             except (KafkaException, BufferError) as exc:
                 error = Unavailable("the event store did not confirm the write in time")

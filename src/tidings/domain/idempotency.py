@@ -1,0 +1,41 @@
+"""The Idempotency-Key rule, one for every way in (HTTP header and producer library).
+
+A key is 1 to 255 printable ASCII characters, scoped to the tenant. Over HTTP it arrives as a
+header, either a quoted RFC 8941 sf-string (the IETF draft's form) or a bare value.
+"""
+
+from __future__ import annotations
+
+import re
+
+from tidings.errors import InvalidIdempotencyKey
+
+MAX_KEY_LENGTH = 255
+# RFC 8941 sf-string: printable ASCII, with only \\ and \" escaped inside the quotes.
+_SF_STRING = re.compile(r'^"((?:[\x20\x21\x23-\x5b\x5d-\x7e]|\\[\\"])*)"$')
+_BARE = re.compile(r"^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$")
+
+
+def check_key(key: str | None) -> str | None:
+    """The key itself, or 400 ``invalid_idempotency_key`` (None: no key given)."""
+    if key is None:
+        return None
+    if not all(0x20 <= ord(c) <= 0x7E for c in key):
+        raise InvalidIdempotencyKey("the Idempotency-Key must be printable ASCII")
+    if not 0 < len(key) <= MAX_KEY_LENGTH:
+        raise InvalidIdempotencyKey(f"the Idempotency-Key must be 1 to {MAX_KEY_LENGTH} characters")
+    return key
+
+
+def parse_header(raw: str | None) -> str | None:
+    """The key of an ``Idempotency-Key`` header, or None when absent. A quoted sf-string and a
+    bare printable-ASCII value are both accepted; anything else is 400."""
+    if raw is None:
+        return None
+    value = raw.strip(" \t")
+    quoted = _SF_STRING.match(value)
+    if quoted:
+        value = re.sub(r"\\(.)", r"\1", quoted.group(1))
+    elif value.startswith('"') or not _BARE.match(value):
+        raise InvalidIdempotencyKey("the Idempotency-Key must be printable ASCII")
+    return check_key(value)
