@@ -14,9 +14,11 @@ PYTEST := $(BIN)/pytest
 MYPY_PATHS = src $(sort $(dir $(wildcard services/*/*/__init__.py)))
 # Brings a broker when KAFKA_BOOTSTRAP_SERVERS is unset, stops it only if it started it.
 WITH_KAFKA := infra/with-kafka.sh
+PROMETHEUS := infra/prometheus.sh
 
 .PHONY: help venv kafka-fetch kafka-up kafka-down topics schemas test test-unit \
-	test-integration test-faults lint format run up down bench bench-check
+	test-integration test-faults lint format run up down bench bench-check \
+	prometheus-install prometheus-up prometheus-down prometheus-check
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-18s %s\n", $$1, $$2}' \
@@ -44,10 +46,10 @@ topics: venv ## create missing topics and correct configuration drift (tidings t
 schemas: venv ## register the bundled payload schemas (tidings schemas register --bundled)
 	$(BIN)/tidings schemas register --bundled
 
-test: venv kafka-fetch ## the whole suite against a real broker (what .ci/run runs)
+test: venv kafka-fetch prometheus-install ## the whole suite against a real broker (what .ci/run runs)
 	$(WITH_KAFKA) $(PYTEST) tests
 
-test-unit: venv ## unit tests only: no broker
+test-unit: venv prometheus-install ## unit tests only: no broker
 	$(PYTEST) tests/unit
 
 test-integration: venv kafka-fetch ## integration tests against a real broker
@@ -56,10 +58,11 @@ test-integration: venv kafka-fetch ## integration tests against a real broker
 test-faults: venv kafka-fetch ## fault-injection tests (processes killed, brokers stopped)
 	$(WITH_KAFKA) $(PYTEST) -m faults tests
 
-lint: venv ## ruff check, ruff format --check, mypy --strict
+lint: venv ## ruff check, ruff format --check, mypy --strict, import-linter package boundaries
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy $(MYPY_PATHS)
+	$(BIN)/lint-imports
 
 format: venv ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .
@@ -73,6 +76,18 @@ up: venv kafka-fetch ## the same in the background; returns when healthy
 
 down: ## stop the services and the broker; returns when no process is left
 	infra/stack.sh down
+
+prometheus-install: ## install prometheus and promtool (Debian package) when missing
+	$(PROMETHEUS) install
+
+prometheus-up: prometheus-install ## Prometheus on 127.0.0.1:9090 scraping the local stack
+	$(PROMETHEUS) start
+
+prometheus-down: ## stop the local Prometheus
+	$(PROMETHEUS) stop
+
+prometheus-check: prometheus-install ## promtool: config, alert rules and the alert unit tests
+	$(PROMETHEUS) check
 
 bench: venv kafka-fetch ## benchmarks B0-B7 vs bare baselines, ~10 min (QUICK=1: <2 min) -> bench/results/
 	@command -v wrk >/dev/null || apt-get install -y wrk || (apt-get update && apt-get install -y wrk)
