@@ -7,11 +7,17 @@
 #
 # With KAFKA_BOOTSTRAP_SERVERS set the stack uses that cluster and never starts or stops a
 # broker. Pid files and logs live under var/stack/.
+#
+# RESOLVERS=N / FANOUTS=N start N processes of that service (default 1); each claims its own
+# instance id and metrics port (resolver 9181, 9183, …; fan-out 9182, 9184, …). Ingest scales
+# inside one service: TIDINGS_INGEST__WORKERS=N processes behind its one port.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/.." && pwd)"
 bin="$root/.venv/bin"
 run_dir="${TIDINGS_VAR_DIR:-$root/var}/stack"
+# The instance-id slot locks (src/tidings/identity.py): one place whatever the working directory.
+export TIDINGS_DATA_DIR="${TIDINGS_DATA_DIR:-${TIDINGS_VAR_DIR:-$root/var}}"
 ingest_url="http://${TIDINGS_INGEST__HOST:-127.0.0.1}:${TIDINGS_INGEST__PORT:-8080}"
 
 # Services in start order: "name console-script python-module". A service starts only once
@@ -45,6 +51,21 @@ broker_up() {
   fi
   "$here/kafka.sh" start
   export KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:9092
+}
+
+copies() {  # name: how many processes of it to start
+  case "$1" in
+    resolver) echo "${RESOLVERS:-1}" ;;
+    fanout) echo "${FANOUTS:-1}" ;;
+    *) echo 1 ;;
+  esac
+}
+
+start_services() {  # name script module: the first copy is "name", the next "name-1", …
+  local k
+  for ((k = 0; k < $(copies "$1"); k++)); do
+    if [ "$k" -eq 0 ]; then start_service "$1" "$2" "$3"; else start_service "$1-$k" "$2" "$3"; fi
+  done
 }
 
 start_service() {  # name script module
@@ -83,7 +104,7 @@ up() {
   local entry
   for entry in "${SERVICES[@]}"; do
     # shellcheck disable=SC2086  # entry is "name script module"
-    start_service $entry
+    start_services $entry
   done
   wait_ingest_ready
   log "up"
@@ -104,11 +125,13 @@ stop_pidfile() {  # TERM the process group, wait, then KILL; return once it is g
 }
 
 down() {
-  local i name
+  local i name pidfile
   # Reverse start order: consumers stop before the producer they read from.
   for ((i = ${#SERVICES[@]} - 1; i >= 0; i--)); do
     name="${SERVICES[$i]%% *}"
-    stop_pidfile "$run_dir/$name.pid"
+    for pidfile in "$run_dir/$name.pid" "$run_dir/$name"-[0-9]*.pid; do
+      if [ -e "$pidfile" ]; then stop_pidfile "$pidfile"; fi
+    done
   done
   if [ -z "${KAFKA_BOOTSTRAP_SERVERS:-}" ]; then "$here/kafka.sh" stop; fi
   log "down"

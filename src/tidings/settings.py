@@ -49,7 +49,10 @@ class LimitSettings(BaseModel):
 class IngestSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = 8080
-    instance_id: str = "ingest-0"
+    # Processes serving the one port, each with an instance id (and commit lanes) of its own.
+    workers: int = 1
+    # "auto": claim a free slot on this host (tidings/identity.py); else this exact name.
+    instance_id: str = "auto"
     signing_key: SecretStr | None = None
     rate_per_second: float = 50.0
     burst: int = 100
@@ -78,7 +81,7 @@ class ProcessingSettings(BaseModel):
     # Resolver and fan-out (docs/processing.md). metrics_port, when non-zero, overrides both.
     resolver_port: int = 9181
     fanout_port: int = 9182
-    instance_id: str = "0"
+    instance_id: str = "auto"  # as ingest's
     resolver_batch: int = 200
     fanout_batch: int = 100
     max_records_per_transaction: int = 5_000
@@ -108,6 +111,8 @@ class Settings(BaseSettings):
     )
     topic_prefix: str = "tidings."
     schemas_dir: Path | None = None
+    # Local state of the processes on this host: the instance-id slot locks (ids/).
+    data_dir: Path = Path("var")
     log_level: str = "INFO"
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     topics: TopicSettings = Field(default_factory=TopicSettings)

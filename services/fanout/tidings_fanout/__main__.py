@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from tidings.contracts.codec import Codec
 from tidings.contracts.topics import Topics
+from tidings.identity import assign_instance
 from tidings.logs import configure_logging
 from tidings.processing.service import run_service
 from tidings.settings import get_settings
@@ -11,7 +12,7 @@ from tidings_fanout.handler import FanoutHandler
 
 
 def main() -> None:
-    settings = get_settings()
+    settings = assign_instance(get_settings(), "fanout")
     configure_logging(settings.log_level, service="fanout")
     codec = Codec(settings.schemas_dir)
     handler = FanoutHandler(settings, codec)

@@ -2,15 +2,28 @@
 
 uvicorn handles SIGTERM/SIGINT: it stops accepting, lets in-flight requests finish (their
 commits included), then the lifespan shutdown commits what is queued and closes the producer.
+With TIDINGS_INGEST__WORKERS=N, uvicorn binds the port once and spawns N processes that
+accept on it; each builds its app from ``worker_app``, so each claims an instance id (and
+commit lanes, and a signing identity) of its own.
 """
 
 from __future__ import annotations
 
 import uvicorn
+from starlette.applications import Starlette
 
+from tidings.identity import assign_instance
 from tidings.logs import configure_logging, get_logger
 from tidings.settings import get_settings
 from tidings_ingest.app import create_app
+
+
+def worker_app() -> Starlette:
+    """The app of one serving process (uvicorn's factory; called in every worker)."""
+    settings = assign_instance(get_settings(), "ingest")
+    configure_logging(settings.log_level, service="ingest")
+    get_logger(__name__).info("ingest_worker", instance_id=settings.ingest.instance_id)
+    return create_app(settings)
 
 
 def main() -> None:
@@ -20,10 +33,13 @@ def main() -> None:
         "ingest_starting",
         host=settings.ingest.host,
         port=settings.ingest.port,
+        workers=settings.ingest.workers,
         topic_prefix=settings.topic_prefix,
     )
     uvicorn.run(
-        create_app(settings),
+        "tidings_ingest.__main__:worker_app",
+        factory=True,
+        workers=settings.ingest.workers,
         host=settings.ingest.host,
         port=settings.ingest.port,
         log_config=None,

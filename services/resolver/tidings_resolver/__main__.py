@@ -6,6 +6,7 @@ from tidings.contracts.codec import Codec
 from tidings.contracts.topics import Topics
 from tidings.domain.clients import ClientRegistry
 from tidings.domain.directory import Directory
+from tidings.identity import assign_instance
 from tidings.logs import configure_logging
 from tidings.processing.service import run_service, wait_views
 from tidings.settings import get_settings
@@ -16,7 +17,7 @@ from tidings_resolver.handler import ResolverHandler
 
 
 def main() -> None:
-    settings = get_settings()
+    settings = assign_instance(get_settings(), "resolver")
     configure_logging(settings.log_level, service="resolver")
     codec = Codec(settings.schemas_dir)
     directory, clients = Directory(), ClientRegistry()

@@ -4,7 +4,18 @@ from __future__ import annotations
 
 import typer
 
-from tidings.cli import clients, demo, directory, events, replay, schemas, state, topics, trace
+from tidings.cli import (
+    clients,
+    demo,
+    directory,
+    events,
+    replay,
+    schemas,
+    state,
+    status,
+    topics,
+    trace,
+)
 
 app = typer.Typer(
     name="tidings",
@@ -21,6 +32,7 @@ app.add_typer(state.app, name="state")
 app.add_typer(directory.app, name="directory")
 app.add_typer(clients.app, name="clients")
 app.add_typer(demo.app, name="demo")
+app.command(name="status")(status.status)
 
 
 def main() -> None:

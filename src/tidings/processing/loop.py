@@ -16,19 +16,28 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
+from confluent_kafka import (
+    TIMESTAMP_NOT_AVAILABLE,
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Message,
+    Producer,
+    TopicPartition,
+)
 
 from tidings.kafka.config import consumer_config
 from tidings.kafka.consumer import take
 from tidings.kafka.producer import transactional_producer
 from tidings.kafka.records import RawRecord
 from tidings.logs import get_logger
-from tidings.processing.metrics import ServiceMetrics
+from tidings.processing.metrics import PartitionGauges, ServiceMetrics
 from tidings.processing.outbox import Defer, Outbox
 from tidings.settings import Settings
 
 log = get_logger(__name__)
 TP = tuple[str, int]
+LAG_INTERVAL_S = 1.0  # lag and age gauges: prompt enough for alerts, cheap (cached reads)
 
 
 @dataclass(frozen=True)
@@ -88,6 +97,11 @@ class TransactionalLoop:
         self.ready = False
         self.last_loop = time.monotonic()
         self._last_lag = 0.0
+        self._gauges = PartitionGauges(metrics)
+        # Record timestamps (s) per input partition: the oldest consumed but not yet committed
+        # record (a deferred one, or a batch rewound after an abort), and the last committed.
+        self._head: dict[TP, float] = {}
+        self._done: dict[TP, float] = {}
         # (name, started) of the transactional call in progress; the watchdog reads it.
         self.in_call: tuple[str, float] | None = None
 
@@ -111,12 +125,18 @@ class TransactionalLoop:
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         self._paused.clear()
         self.assigned = sorted({tp.partition for tp in partitions})
+        self._gauges.assigned([(tp.topic, tp.partition) for tp in partitions])
         log.info("partitions_assigned", partitions=self.assigned)
         self._handler.on_assign(self.assigned)  # restore before any record of them is handled
         self.ready = True
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         self._paused.clear()
+        gone = [(tp.topic, tp.partition) for tp in partitions]
+        self._gauges.revoked(gone)
+        for tp in gone:
+            self._head.pop(tp, None)
+            self._done.pop(tp, None)
         log.info("partitions_revoked", partitions=sorted({tp.partition for tp in partitions}))
 
     def run(self, stop: threading.Event) -> None:
@@ -132,6 +152,8 @@ class TransactionalLoop:
                 self._resume_due()
                 msgs = take(self._consumer, self._batch, self._poll_s)
                 good = [m for m in msgs if self._usable(m)]
+                for msg in good:
+                    self._head.setdefault(_tp(msg), _timestamp_s(msg))
                 if good:
                     self._process(good)
                 self._report_lag()
@@ -187,6 +209,7 @@ class TransactionalLoop:
             return
         self._handler.on_commit()
         self._count(out, time.monotonic() - started)
+        self._settle_heads(msgs, offsets, deferred)
         for (topic, partition), (offset, not_before) in deferred.items():
             position = TopicPartition(topic, partition, offset)
             self._consumer.seek(position)
@@ -248,17 +271,53 @@ class TransactionalLoop:
         for latency in out.latencies:
             m.latency.labels(s).observe(latency)
 
+    def _settle_heads(
+        self, msgs: list[Message], offsets: dict[TP, int], deferred: dict[TP, tuple[int, int]]
+    ) -> None:
+        """After a commit: a deferred record is now its partition's oldest unprocessed one;
+        a partition processed to the end of the batch has none known until the next batch."""
+        for msg in msgs:
+            tp, offset = _tp(msg), int(msg.offset() or 0)
+            if tp in deferred and deferred[tp][0] == offset:
+                self._head[tp] = _timestamp_s(msg)
+            elif offsets.get(tp) == offset + 1:
+                self._done[tp] = _timestamp_s(msg)
+                if tp not in deferred:
+                    self._head.pop(tp, None)
+
     def _report_lag(self) -> None:
-        if time.monotonic() - self._last_lag < 5:
+        if time.monotonic() - self._last_lag < LAG_INTERVAL_S:
             return
         self._last_lag = time.monotonic()
+        now = time.time()
         try:
             assignment = self._consumer.assignment()
             for tp in self._consumer.position(assignment):
+                # cached: the high watermark of the last fetch response, no request. Under
+                # read_committed librdkafka keeps the last stable offset there.
                 _, high = self._consumer.get_watermark_offsets(tp, cached=True)
                 if tp.offset >= 0 and high >= 0:
-                    self._metrics.lag.labels(self._service, tp.topic, str(tp.partition)).set(
-                        max(0, high - tp.offset)
-                    )
+                    lag = max(0, high - tp.offset)
+                    age = self._age((tp.topic, tp.partition), lag, now)
+                    self._gauges.report(tp.topic, tp.partition, lag, age)
         except KafkaException:
             pass
+
+    def _age(self, tp: TP, lag: int, now: float) -> float:
+        """Age of the oldest unprocessed record: exact when that record was consumed (deferred,
+        rewound); otherwise its successor is not fetched yet and the last processed record's
+        timestamp bounds it from above (records of a partition are appended in time order)."""
+        if lag == 0:
+            return 0.0
+        at = self._head.get(tp, self._done.get(tp))
+        return max(0.0, now - at) if at else 0.0
+
+
+def _tp(msg: Message) -> TP:
+    return (str(msg.topic()), int(msg.partition() or 0))
+
+
+def _timestamp_s(msg: Message) -> float:
+    """The record's timestamp in seconds (0.0 when the record carries none)."""
+    kind, ms = msg.timestamp()
+    return ms / 1000 if kind != TIMESTAMP_NOT_AVAILABLE and ms > 0 else 0.0

@@ -6,6 +6,7 @@ Each service owns a registry of its own (no global default registry), served tog
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -38,6 +39,18 @@ class ServiceMetrics:
             ["service", "topic", "partition"],
             registry=r,
         )
+        self.oldest_age = Gauge(
+            "tidings_oldest_unprocessed_age_seconds",
+            "age of the oldest record not yet processed (0 when caught up)",
+            ["service", "topic", "partition"],
+            registry=r,
+        )
+        self.assigned = Gauge(
+            "tidings_consumer_assigned_partitions",
+            "input partitions assigned to this instance",
+            ["service"],
+            registry=r,
+        )
         self.commits = Counter("tidings_transactions_committed", "", ["service"], registry=r)
         self.aborts = Counter("tidings_transaction_aborts", "", ["service"], registry=r)
         self.retries = Counter("tidings_retries", "events sent to retry", ["service"], registry=r)
@@ -61,6 +74,36 @@ class ServiceMetrics:
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+class PartitionGauges:
+    """The per-partition series of one instance: set only for partitions it owns, and removed
+    when a partition is revoked or lost, so a former owner never reports a stale lag beside
+    the new owner's (both series would be summed by any dashboard)."""
+
+    def __init__(self, metrics: ServiceMetrics) -> None:
+        self._m, self._service = metrics, metrics.service
+        self._owned: set[tuple[str, int]] = set()
+        self._m.assigned.labels(self._service).set(0)
+
+    def assigned(self, partitions: list[tuple[str, int]]) -> None:
+        self._owned.update(partitions)
+        self._m.assigned.labels(self._service).set(len(self._owned))
+
+    def revoked(self, partitions: list[tuple[str, int]]) -> None:
+        for topic, partition in partitions:
+            self._owned.discard((topic, partition))
+            for gauge in (self._m.lag, self._m.oldest_age):
+                with contextlib.suppress(KeyError):  # never reported: nothing to remove
+                    gauge.remove(self._service, topic, str(partition))
+        self._m.assigned.labels(self._service).set(len(self._owned))
+
+    def report(self, topic: str, partition: int, lag: int, age_s: float) -> None:
+        if (topic, partition) not in self._owned:
+            return  # revoked between the read and the report: no series may come back
+        labels = (self._service, topic, str(partition))
+        self._m.lag.labels(*labels).set(lag)
+        self._m.oldest_age.labels(*labels).set(age_s)
 
 
 def serve(

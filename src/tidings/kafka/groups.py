@@ -1,0 +1,190 @@
+"""Consumer groups as an operator sees them: state, members, committed offsets, lag, rates.
+
+Read-only; nothing joins a group. Lag is the *last stable offset* (the high watermark a
+read_committed consumer can reach, ``list_offsets`` at READ_COMMITTED) minus the group's
+committed offset. A partition the group never committed counts from its log start, where
+``auto.offset.reset=earliest`` would start it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from confluent_kafka import ConsumerGroupTopicPartitions, IsolationLevel, TopicPartition
+from confluent_kafka.admin import AdminClient, OffsetSpec
+
+from tidings.kafka.admin import admin_client
+from tidings.kafka.consumer import BEGINNING, PartitionReader
+from tidings.settings import Settings
+
+TP = tuple[str, int]
+IN_WINDOW_S = 60
+LATEST = OffsetSpec.latest()  # type: ignore[no-untyped-call]
+EARLIEST = OffsetSpec.earliest()  # type: ignore[no-untyped-call]
+
+
+@dataclass(frozen=True)
+class Member:
+    client_id: str
+    host: str
+    partitions: list[TP]
+
+
+@dataclass
+class PartitionLag:
+    topic: str
+    partition: int
+    committed: int | None  # None: the group never committed this partition
+    end: int  # last stable offset
+    lag: int
+    oldest_ms: int | None = None  # timestamp of the record at the committed offset (lag > 0)
+
+
+@dataclass
+class GroupStatus:
+    group: str
+    state: str
+    members: list[Member]
+    partitions: list[PartitionLag]
+    in_per_s: float  # records appended to the inputs over the last IN_WINDOW_S seconds
+    out_per_s: float  # committed offsets' advance over the sampling window
+    window_s: float
+    now_ms: int
+
+    @property
+    def lag(self) -> int:
+        return sum(p.lag for p in self.partitions)
+
+    @property
+    def oldest_age_s(self) -> float | None:
+        """Age of the oldest unprocessed record of the group (0 when there is no lag)."""
+        if self.lag == 0:
+            return 0.0
+        stamps = [p.oldest_ms for p in self.partitions if p.lag > 0 and p.oldest_ms is not None]
+        return max(0.0, (self.now_ms - min(stamps)) / 1000) if stamps else None
+
+
+def group_status(
+    settings: Settings,
+    inputs: Mapping[str, list[str]],
+    window_s: float = 1.0,
+    timeout_s: float = 10,
+) -> list[GroupStatus]:
+    """One status per group of ``inputs`` (group id -> its input topics)."""
+    admin = admin_client(settings)
+    described = {g: f.result() for g, f in admin.describe_consumer_groups(list(inputs)).items()}
+    partitions = _partitions(admin, {t for topics in inputs.values() for t in topics}, timeout_s)
+    first = {g: _committed(admin, g, timeout_s) for g in inputs}
+    started = time.monotonic()
+    now_ms = int(time.time() * 1000)
+    ends = _offsets(admin, partitions, LATEST, timeout_s)
+    starts = _offsets(admin, partitions, EARLIEST, timeout_s)
+    since = _offsets(
+        admin, partitions, OffsetSpec.for_timestamp(now_ms - IN_WINDOW_S * 1000), timeout_s
+    )
+    time.sleep(max(0.0, window_s - (time.monotonic() - started)))
+    second = {g: _committed(admin, g, timeout_s) for g in inputs}
+    elapsed = max(window_s, time.monotonic() - started)
+    out: list[GroupStatus] = []
+    for group, topics in inputs.items():
+        tps = [tp for tp in partitions if tp[0] in topics]
+        lags = []
+        for tp in tps:
+            committed = first[group].get(tp)
+            at = committed if committed is not None else starts[tp]
+            lags.append(PartitionLag(tp[0], tp[1], committed, ends[tp], max(0, ends[tp] - at)))
+        _read_oldest(settings, lags)
+        # for_timestamp answers -1 when no record is that recent: nothing appended since.
+        appended = sum(ends[tp] - since[tp] for tp in tps if 0 <= since[tp] <= ends[tp])
+        advanced = sum(
+            max(0, second[group].get(tp, 0) - first[group].get(tp, 0))
+            for tp in tps
+            if tp in first[group]
+        )
+        desc = described[group]
+        out.append(
+            GroupStatus(
+                group=group,
+                state=str(getattr(desc.state, "name", desc.state)),
+                members=[
+                    Member(
+                        m.client_id,
+                        m.host,
+                        sorted((tp.topic, tp.partition) for tp in m.assignment.topic_partitions),
+                    )
+                    for m in desc.members
+                ],
+                partitions=lags,
+                in_per_s=appended / IN_WINDOW_S,
+                out_per_s=advanced / elapsed,
+                window_s=elapsed,
+                now_ms=now_ms,
+            )
+        )
+    return out
+
+
+def _partitions(admin: AdminClient, topics: Iterable[str], timeout_s: float) -> list[TP]:
+    meta = admin.list_topics(timeout=timeout_s).topics
+    return sorted((t, p) for t in topics if t in meta for p in meta[t].partitions)
+
+
+def _committed(admin: AdminClient, group: str, timeout_s: float) -> dict[TP, int]:
+    request = [ConsumerGroupTopicPartitions(group)]
+    futures = admin.list_consumer_group_offsets(request, request_timeout=timeout_s)
+    result = futures[group].result()
+    return {
+        (tp.topic, tp.partition): tp.offset
+        for tp in result.topic_partitions or []
+        if tp.offset >= 0 and tp.error is None
+    }
+
+
+def _offsets(
+    admin: AdminClient, partitions: list[TP], spec: OffsetSpec, timeout_s: float
+) -> dict[TP, int]:
+    if not partitions:
+        return {}
+    futures = admin.list_offsets(
+        {TopicPartition(t, p): spec for t, p in partitions},
+        isolation_level=IsolationLevel.READ_COMMITTED,
+        request_timeout=timeout_s,
+    )
+    return {(tp.topic, tp.partition): f.result().offset for tp, f in futures.items()}
+
+
+def _read_oldest(settings: Settings, lags: list[PartitionLag], wait_s: float = 3.0) -> None:
+    """Read the next record each lagging partition will process (assign-only, read_committed):
+    its timestamp is ``oldest_ms``, and the lag counts from its offset, because transaction
+    markers (written by transactional producers, never delivered) take offsets too. A
+    partition whose reader reaches the end without a record holds only markers: lag 0."""
+    by_topic: dict[str, dict[int, PartitionLag]] = {}
+    for lag in lags:
+        if lag.lag > 0:
+            by_topic.setdefault(lag.topic, {})[lag.partition] = lag
+    for topic, wanted in by_topic.items():
+        reader = PartitionReader(settings, f"status-{time.monotonic_ns()}", topic)
+        try:
+            reader.assign(
+                {
+                    p: (BEGINNING if lag.committed is None else lag.committed)
+                    for p, lag in wanted.items()
+                }
+            )
+            deadline = time.monotonic() + wait_s
+            pending = set(wanted)
+            while pending and time.monotonic() < deadline:
+                for msg in reader.take(len(pending) * 100, 0.2):
+                    p = int(msg.partition() or 0)
+                    if p in pending:
+                        pending.discard(p)
+                        wanted[p].oldest_ms = int(msg.timestamp()[1])
+                        wanted[p].lag = max(0, wanted[p].end - int(msg.offset() or 0))
+                at = reader.positions(pending)
+                for p in [p for p in pending if at.get(p, -1) >= wanted[p].end]:
+                    pending.discard(p)
+                    wanted[p].lag = 0
+        finally:
+            reader.close()
