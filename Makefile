@@ -14,9 +14,17 @@ PYTEST := $(BIN)/pytest
 MYPY_PATHS = src $(sort $(dir $(wildcard services/*/*/__init__.py)))
 # Brings a broker when KAFKA_BOOTSTRAP_SERVERS is unset, stops it only if it started it.
 WITH_KAFKA := infra/with-kafka.sh
+# Unit and integration modules run on JOBS pytest-xdist workers, a module whole on one worker
+# (its module-scoped services and topics); service ports are kept apart per worker
+# (tests/support/ports.py). Fault tests kill processes and brokers on fixed ports: they run
+# on their own, one at a time, after everything else.
+# Most of a test's time is spent waiting on the broker and service processes, so workers
+# outnumber cores (3 per core); longest modules first (tests/conftest.py).
+JOBS ?= $(shell echo $$(( 3 * $$(nproc 2>/dev/null || echo 2) )))
+PARALLEL = -n $(JOBS) --dist loadfile --no-loadscope-reorder
 PROMETHEUS := infra/prometheus.sh
 
-.PHONY: help venv kafka-fetch kafka-up kafka-down topics schemas test test-unit \
+.PHONY: help venv kafka-fetch kafka-up kafka-down topics schemas test test-fast test-unit \
 	test-integration test-faults lint format run up down bench bench-check \
 	prometheus-install prometheus-up prometheus-down prometheus-check
 
@@ -46,16 +54,20 @@ topics: venv ## create missing topics and correct configuration drift (tidings t
 schemas: venv ## register the bundled payload schemas (tidings schemas register --bundled)
 	$(BIN)/tidings schemas register --bundled
 
-test: venv kafka-fetch prometheus-install ## the whole suite against a real broker (what .ci/run runs)
-	$(WITH_KAFKA) $(PYTEST) tests
+test: venv kafka-fetch ## the whole suite: test-fast, then the fault tests alone (what .ci/run runs)
+	$(WITH_KAFKA) $(SHELL) -c '$(PYTEST) $(PARALLEL) -m "not faults" tests; fast=$$?; \
+		$(PYTEST) -m faults tests; faults=$$?; exit $$(( fast ? fast : faults ))'
 
-test-unit: venv prometheus-install ## unit tests only: no broker
+test-fast: venv kafka-fetch ## unit and integration tests in parallel, no fault injection (~3 min)
+	$(WITH_KAFKA) $(PYTEST) $(PARALLEL) -m "not faults" tests
+
+test-unit: venv ## unit tests only: no broker
 	$(PYTEST) tests/unit
 
-test-integration: venv kafka-fetch ## integration tests against a real broker
-	$(WITH_KAFKA) $(PYTEST) tests/integration
+test-integration: venv kafka-fetch ## integration tests against a real broker, in parallel
+	$(WITH_KAFKA) $(PYTEST) $(PARALLEL) tests/integration
 
-test-faults: venv kafka-fetch ## fault-injection tests (processes killed, brokers stopped)
+test-faults: venv kafka-fetch ## fault-injection tests, one at a time (processes killed, brokers stopped)
 	$(WITH_KAFKA) $(PYTEST) -m faults tests
 
 lint: venv ## ruff check, ruff format --check, mypy --strict, import-linter package boundaries

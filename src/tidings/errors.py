@@ -90,6 +90,13 @@ class IdempotencyKeyReused(ValidationFailed):
     code, title = "idempotency_key_reused", "Idempotency-Key reused with a different request"
 
 
+class IdempotencyKeyExpired(ValidationFailed):
+    """The key created an event before the key window: its event id is taken for good, so a
+    new request under it can never be processed; the client must use a new key."""
+
+    code, title = "idempotency_key_expired", "Idempotency-Key used before the key window"
+
+
 class RateLimited(TidingsError):
     code, status, title = "rate_limited", 429, "Too many requests"
     retriable = True

@@ -49,21 +49,15 @@ class LimitSettings(BaseModel):
 class IngestSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = 8080
-    # Processes serving the one port, each with an instance id (and commit lanes) of its own.
+    # Processes serving the one port, each with an instance id of its own.
     workers: int = 1
     # "auto": claim a free slot on this host (tidings/identity.py); else this exact name.
     instance_id: str = "auto"
-    signing_key: SecretStr | None = None
     rate_per_second: float = 50.0
     burst: int = 100
+    # How long a keyed create waits to read its own append back (cross-replica agreement).
     produce_timeout_s: float = 10.0
-    max_pending: int = 10_000
     retry_after_s: int = 2
-    # Group commit: requests arriving within this window share one Kafka transaction.
-    batch_linger_ms: int = 2
-    batch_max: int = 500
-    # Commit lanes: transactions in flight at once, each with its own stable transactional id.
-    lanes: int = 3
     # Create requests being worked on at once; more are answered 503 at once (backpressure).
     max_in_flight: int = 256
     shutdown_grace_s: float = 15.0
@@ -86,6 +80,18 @@ class ProcessingSettings(BaseModel):
     fanout_batch: int = 100
     max_records_per_transaction: int = 5_000
     restore_timeout_s: float = 120.0
+
+
+class StoreSettings(BaseModel):
+    """Local state stores (RocksDB under ``<data_dir>/stores``; docs/operations.md)."""
+
+    # One block cache per process, shared by every store; memtables are charged to it.
+    block_cache_mb: int = 32
+    memtables_mb: int = 16
+    # Decoded entries kept in memory per view (hot users, hot event states), LRU.
+    hot_entries: int = 10_000
+    # How often a consumer service reads its state partitions forward and checkpoints them.
+    follow_interval_ms: int = 1_000
 
 
 class HookSettings(BaseModel):
@@ -111,14 +117,21 @@ class Settings(BaseSettings):
     )
     topic_prefix: str = "tidings."
     schemas_dir: Path | None = None
-    # Local state of the processes on this host: the instance-id slot locks (ids/).
+    # Local state of the processes on this host: the instance-id slot locks (ids/), and the
+    # service key ring file when service_keys is unset (tidings/service_keys.py), and the
+    # local state stores of the views (stores/<prefix><service>.<instance>/<view>/<partition>).
     data_dir: Path = Path("var")
     log_level: str = "INFO"
+    # Proof of origin of our services' records: key id -> base64 key (every one verifies),
+    # and the id to sign with (docs/trust-model.md).
+    service_keys: dict[str, SecretStr] | None = None
+    service_key_id: str | None = None
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     topics: TopicSettings = Field(default_factory=TopicSettings)
     limits: LimitSettings = Field(default_factory=LimitSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     processing: ProcessingSettings = Field(default_factory=ProcessingSettings)
+    stores: StoreSettings = Field(default_factory=StoreSettings)
     test_hooks: HookSettings = Field(default_factory=HookSettings)
 
 

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.unit.schema_fixtures import INCOMPATIBLE, V1, V2
+from tests.support.schemas import INCOMPATIBLE, V1, V2
 from tidings.contracts.topics import Topics, schema_key
 from tidings.domain.compatibility import Compatibility
 from tidings.errors import SchemaIncompatible

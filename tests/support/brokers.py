@@ -99,11 +99,14 @@ class KillableCluster:
         raise TimeoutError(f"broker port {port} never opened")
 
     def stop(self) -> None:
-        """Stop every node of this cluster (only ours: never the shared one)."""
-        for node in self.ports:
-            subprocess.run(
-                [str(KAFKA_SH), "stop-node", self.name, str(node)], check=False, timeout=60
-            )
+        """Stop every node of this cluster (only ours: never the shared one), all at once: one
+        by one, the last nodes wait out their controlled shutdown without a quorum."""
+        stopping = [
+            subprocess.Popen([str(KAFKA_SH), "stop-node", self.name, str(node)])
+            for node in self.ports
+        ]
+        for proc in stopping:
+            proc.wait(timeout=60)
 
     def leader_of(self, topic: str, partition: int) -> int:
         admin = AdminClient({"bootstrap.servers": self.bootstrap})

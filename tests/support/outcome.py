@@ -8,9 +8,9 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
 
-from tests.integration.pipeline.harness import deliveries, latest_states
+from tests.support.pipeline import deliveries, latest_states
 from tests.support.report import Figures
 from tidings.contracts.headers import EVENT_ID, to_dict
 from tidings.contracts.topics import Topics
@@ -38,18 +38,22 @@ def wait_dispatched(
 def on_log(settings: Settings, event_ids: set[str]) -> Counter[str]:
     """How many records of each of these event ids the events topic holds (committed)."""
     topic = Topics(settings).events.name
-    consumer = Consumer(consumer_config(settings, f"log-{time.monotonic_ns()}", None))
+    conf = consumer_config(settings, f"log-{time.monotonic_ns()}", None)
+    consumer = Consumer({**conf, "enable.partition.eof": True})
     meta = consumer.list_topics(topic, timeout=10).topics[topic]
     consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in meta.partitions])
     counts: Counter[str] = Counter()
-    last = time.monotonic()
-    while time.monotonic() - last < 2.0:
+    pending, deadline = set(meta.partitions), time.monotonic() + 120
+    while pending and time.monotonic() < deadline:  # up to each partition's last stable offset
         for msg in consumer.consume(1000, timeout=0.2):
-            if msg.error() is None:
-                last = time.monotonic()
-                event_id = (to_dict(msg.headers()).get(EVENT_ID) or b"").decode()  # type: ignore[arg-type]
-                if event_id in event_ids:
-                    counts[event_id] += 1
+            error = msg.error()
+            if error is not None:
+                if error.code() == KafkaError._PARTITION_EOF:
+                    pending.discard(msg.partition())
+                continue
+            event_id = (to_dict(msg.headers()).get(EVENT_ID) or b"").decode()  # type: ignore[arg-type]
+            if event_id in event_ids:
+                counts[event_id] += 1
     consumer.close()
     return counts
 

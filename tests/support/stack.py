@@ -1,6 +1,6 @@
 """The whole pipeline as real processes (ingest, resolver, fan-out) on one topic prefix.
 
-Reuses ``Service`` of tests/integration/pipeline/harness.py (one process, its log file, its
+Reuses ``Service`` of tests/support/pipeline.py (one process, its log file, its
 health port); adds the provisioning a fault scenario needs (topics, schemas, a directory,
 an API client) and restarts that keep each service's port and instance id.
 """
@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from tests.integration.pipeline.harness import Service, load_users, register_schemas
+from tests.support.pipeline import Service, load_users, register_schemas
 from tidings.domain.clients import SCOPE_READ, SCOPE_WRITE
 from tidings.kafka.admin import ensure_topics
 from tidings.ops.admin import CreatedClient, create_client

@@ -43,12 +43,14 @@ def test_nested_settings_use_a_double_underscore(monkeypatch: pytest.MonkeyPatch
     assert (current.kafka.linger_ms, current.topics.events_partitions) == (25, 24)
 
 
-def test_the_signing_key_never_appears_in_a_repr(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("TIDINGS_INGEST__SIGNING_KEY", "s3cret")
+def test_the_service_keys_never_appear_in_a_repr(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TIDINGS_SERVICE_KEYS", '{"k1": "s3cret"}')
+    monkeypatch.setenv("TIDINGS_SERVICE_KEY_ID", "k1")
     current = Settings()
     assert "s3cret" not in repr(current)
-    assert current.ingest.signing_key is not None
-    assert current.ingest.signing_key.get_secret_value() == "s3cret"
+    assert current.service_keys is not None
+    assert current.service_keys["k1"].get_secret_value() == "s3cret"
+    assert current.service_key_id == "k1"
 
 
 def test_every_setting_is_in_the_readme_configuration_table() -> None:

@@ -6,8 +6,6 @@ import uuid
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from tidings.contracts.state import now_ms
-
 DELIVERY_NAMESPACE = uuid.UUID("b0d5a6a2-52a4-4d43-9a0e-6a4f4f1e5c11")
 
 
@@ -17,8 +15,7 @@ def delivery_id(event_id: str, user_id: str, channel: str, replay_id: str | None
     return str(uuid.uuid5(DELIVERY_NAMESPACE, f"{event_id}/{user_id}/{channel}/{replay_id or ''}"))
 
 
-def delivery_requests(chunk: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
-    requested_at = now_ms()
+def delivery_requests(chunk: Mapping[str, Any], requested_at: int) -> Iterator[dict[str, Any]]:
     for recipient in chunk["recipients"]:
         for channel, address in sorted(recipient["channels"].items()):
             yield {

@@ -51,7 +51,10 @@ class FanoutHandler(StatefulHandler):
             bound.info("chunk_duplicate", chunks_done=done)
             return
         headers = h.to_list({h.EVENT_ID: event_id, h.TENANT: tenant, h.EVENT_TYPE: chunk["type"]})
-        for request in delivery_requests(chunk):
+        # One time for the chunk's requests and the state they lead to: a rebuild from the
+        # deliveries then reproduces the state record exactly.
+        now = now_ms()
+        for request in delivery_requests(chunk, now):
             spec = self._topics.deliveries.get(request["channel"])
             if spec is None:
                 bound.warning("channel_not_configured", channel=request["channel"])
@@ -63,10 +66,16 @@ class FanoutHandler(StatefulHandler):
                 headers,
             )
             counts[request["channel"]] += 1
-        self._progress(msg, out, chunk, index + 1, counts)
+        self._progress(msg, out, chunk, index + 1, counts, now)
 
     def _progress(
-        self, msg: RawRecord, out: Outbox, chunk: dict[str, Any], done: int, counts: Counter[str]
+        self,
+        msg: RawRecord,
+        out: Outbox,
+        chunk: dict[str, Any],
+        done: int,
+        counts: Counter[str],
+        at: int,
     ) -> None:
         summary = orjson.loads(h.to_dict(msg.headers).get(h.RESOLUTION) or b"{}")
         last = done >= chunk["chunks"]
@@ -82,12 +91,17 @@ class FanoutHandler(StatefulHandler):
             skipped=summary.get("skipped"),
             directory_offset=summary.get("directory_offset"),
             replay_id=chunk.get("replay_id"),
+            accepted_at=summary.get("accepted_at"),
+            history=summary.get("history") or [],
+            client_id=summary.get("client_id"),
+            source_reference=summary.get("source_reference"),
+            at=at,
         )
         self._writes.state(out, record, self._pending)
         if last:
             if msg.timestamp:
                 out.latencies.append(max(0.0, (now_ms() - msg.timestamp) / 1000))
-            log.info(
+            log.debug(
                 "event_dispatched",
                 event_id=chunk["event_id"],
                 tenant=chunk["tenant"],

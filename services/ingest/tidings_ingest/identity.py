@@ -1,34 +1,40 @@
-"""The ingest service's signing identity (docs/trust-model.md).
+"""The ingest service's proof of origin: a MAC by the service key ring (docs/trust-model.md).
 
-Events written by ingest are signed with the service's Ed25519 key; its public key is a
-client record with tenant ``*`` that vouches for the authenticated client in ``source``.
-The client id carries a fingerprint of the public key, so a restart with a freshly generated
-key adds a record instead of overwriting the old one: events signed before the restart (not
-yet resolved, or replayed later) still verify. Set ``TIDINGS_INGEST__SIGNING_KEY`` for a
-stable identity.
+Events accepted over HTTP carry ``signer: svc/<key id>`` and the MAC of the service key
+named by ``TIDINGS_SERVICE_KEY_ID`` (or the data dir's key ring file); the resolver holds the
+same ring and verifies. The MAC vouches for the authenticated client in ``source``, which
+the resolver requires to be a client of the event's tenant.
+
+The key id is also announced in the clients topic as a ``*`` record without a key or a
+usable secret: ``tidings clients list`` shows which service key ids are signing. It grants
+nothing; verification reads the key ring only.
 """
 
 from __future__ import annotations
 
-import hashlib
+import time
 
 from tidings.contracts.codec import Codec
-from tidings.domain.clients import ApiClient, service_identity
-from tidings.domain.signing import Signer, generate_private_key
+from tidings.domain.clients import NO_SECRET, SERVICE_TENANT, ApiClient
+from tidings.domain.service_mac import ServiceSigner
+from tidings.service_keys import service_key_ring
 from tidings.settings import Settings
 from tidings.stores.clients import put_client
 
 
-def service_signer(settings: Settings) -> Signer:
-    key = settings.ingest.signing_key
-    private = key.get_secret_value() if key is not None else generate_private_key()
-    public = Signer("", private).public_key
-    fingerprint = hashlib.sha256(public.encode()).hexdigest()[:12]
-    return Signer(f"svc.ingest.{settings.ingest.instance_id}.{fingerprint}", private)
+def service_signer(settings: Settings) -> ServiceSigner:
+    """The signer of this process: the key ring's signing key (fails at start without one)."""
+    return service_key_ring(settings).signer()
 
 
-def register_identity(settings: Settings, signer: Signer, codec: Codec) -> ApiClient:
-    """Write the public key to the clients topic (blocking; called before ready)."""
-    record = service_identity(signer.client_id, signer.public_key)
+def register_identity(settings: Settings, signer: ServiceSigner, codec: Codec) -> ApiClient:
+    """Announce the signing key id in the clients topic (blocking; called before ready)."""
+    record = ApiClient(
+        client_id=signer.client_id,
+        tenant=SERVICE_TENANT,
+        secret_hash=NO_SECRET,
+        scopes=(),
+        created_at=int(time.time() * 1000),
+    )
     put_client(settings, record, codec)
     return record

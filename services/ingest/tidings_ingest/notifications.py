@@ -1,8 +1,9 @@
 """The domain of the API: create a notification event, read its state. No HTTP here.
 
 Creation order is fixed so the same input always gets the same answer (docs/ingest.md):
-request shape (422), event type allowed (403), Idempotency-Key lookup (replay / 422 / 409),
-payload size, schema and recipients (413 / 422), then one committed transaction (or 503).
+request shape (422), event type allowed (403), Idempotency-Key (replay / 422 / 409), payload
+size, schema and recipients (413 / 422), then ONE idempotent ``acks=all`` append (or 503).
+Nothing else is written: the state and the key's record are derived from the log.
 """
 
 from __future__ import annotations
@@ -14,10 +15,9 @@ from typing import Any
 
 import orjson
 
-from tidings.contracts.headers import CONTENT_TYPE, EVENT_ID, TENANT, to_list
 from tidings.contracts.partitioning import tenant_partition
 from tidings.contracts.state import Stage, public_view, state_record
-from tidings.contracts.topics import event_key, idempotency_key, state_key
+from tidings.contracts.topics import event_key
 from tidings.domain.clients import ApiClient
 from tidings.domain.envelope import (
     build_envelope,
@@ -27,24 +27,46 @@ from tidings.domain.envelope import (
     request_fingerprint,
     validate_request,
 )
-from tidings.errors import FieldError, NotFound, ValidationFailed
-from tidings.kafka.records import Outgoing
-from tidings_ingest.idempotency import Completed
+from tidings.errors import (
+    FieldError,
+    IdempotencyKeyExpired,
+    NotFound,
+    Unavailable,
+    ValidationFailed,
+)
+from tidings.stores.events import Appended
+from tidings_ingest.idempotency import replay_of
 from tidings_ingest.runtime import Runtime
-
-AVRO = "application/avro"
 
 
 @dataclass(frozen=True)
 class Answer:
     status: int
-    body: bytes  # JSON, stored verbatim for an idempotent replay
+    body: bytes  # JSON
     event_id: str
     replayed: bool = False
 
     @property
     def location(self) -> str:
         return f"/api/v1/notifications/{self.event_id}"
+
+
+def accepted_body(event_id: str, type_: str, version: int, accepted_at: int) -> bytes:
+    """The 202 body; a replay rebuilds it from the log, byte for byte the same."""
+    return orjson.dumps(
+        {
+            "id": event_id,
+            "status": "accepted",
+            "type": type_,
+            "version": version,
+            "accepted_at": accepted_at,
+        }
+    )
+
+
+def replayed(first: Appended) -> Answer:
+    body = accepted_body(first.event_id, first.type, first.version, first.accepted_at)
+    return Answer(202, body, first.event_id, replayed=True)
 
 
 class Notifications:
@@ -58,100 +80,110 @@ class Notifications:
             )
         request = parse_request(data)
         client.require_type(request.type)
-        tenant, store = client.tenant, self._rt.idempotency
-        if key is not None:
-            done = store.begin(tenant, key, request_fingerprint(request))
-            if done is not None:
-                return Answer(done.status, done.body.encode(), done.event_id, replayed=True)
-        completed: Completed | None = None
+        tenant, rt = client.tenant, self._rt
+        fingerprint = request_fingerprint(request)
+        if key is None:
+            return await self._append(client, request, None, fingerprint)
+        rt.keys_in_flight.begin(tenant, key)
         try:
-            rt = self._rt
-            validated = validate_request(
-                request, tenant, rt.registry.schemas, rt.settings.limits, rt.directory
-            )
+            first = rt.events.first(tenant, key)
+            if first is not None:
+                return replayed(replay_of(first, fingerprint))
             event_id = event_id_for(tenant, key)
-            envelope = build_envelope(
-                validated,
-                tenant=tenant,
-                client_id=client.client_id,
-                idempotency_key=key,
-                event_id=event_id,
-            )
-            value, headers = encode_event(rt.codec, envelope, rt.signer)
-            accepted_at = envelope["accepted_at"]
-            state = state_record(
-                event_id, tenant, Stage.ACCEPTED, type_=request.type, at=accepted_at
-            )
-            body = orjson.dumps(
-                {
-                    "id": event_id,
-                    "status": "accepted",
-                    "type": request.type,
-                    "version": validated.version,
-                    "accepted_at": accepted_at,
-                }
-            )
-            records = [
-                Outgoing(rt.topics.events.name, event_key(tenant), value, headers),
-                Outgoing(
-                    rt.topics.state.name,
-                    state_key(tenant, event_id),
-                    rt.codec.encode("state", state, validate=False),
-                    to_list({CONTENT_TYPE: AVRO, TENANT: tenant, EVENT_ID: event_id}),
-                    tenant_partition(tenant, rt.topics.state.partitions),
-                ),
-            ]
-            if key is not None:
-                completed = self._completed(request_fingerprint(request), event_id, body)
-                records.append(self._idempotency_record(tenant, key, completed))
-            started = time.perf_counter()
-            try:
-                await rt.publisher.publish(records)
-            except Exception:
-                completed = None
-                raise
-            rt.metrics.produce.observe(time.perf_counter() - started)
-            rt.metrics.accepted.labels(tenant).inc()
-            rt.states.apply(state)  # read-your-writes on this replica
-            if rt.settings.test_hooks.answer_delay_ms:  # test hook: widen the ack-to-answer window
-                await asyncio.sleep(rt.settings.test_hooks.answer_delay_ms / 1000)
-            return Answer(202, body, event_id)
+            if rt.states.get(tenant, event_id) is not None or rt.events.event(tenant, event_id):
+                raise IdempotencyKeyExpired(
+                    f"this Idempotency-Key created event {event_id} before the key window; "
+                    "send the request with a new key"
+                )
+            return await self._append(client, request, key, fingerprint)
         finally:
-            if key is not None:
-                store.finish(tenant, key, completed)
+            rt.keys_in_flight.finish(tenant, key)
 
-    def _completed(self, fingerprint: str, event_id: str, body: bytes) -> Completed:
-        window = self._rt.settings.topics.idempotency_window_ms
-        return Completed(
-            fingerprint, event_id, 202, body.decode(), int(time.time() * 1000) + window
+    async def _append(
+        self, client: ApiClient, request: Any, key: str | None, fingerprint: str
+    ) -> Answer:
+        rt, tenant = self._rt, client.tenant
+        validated = validate_request(
+            request, tenant, rt.registry.schemas, rt.settings.limits, rt.directory
         )
+        event_id = event_id_for(tenant, key)
+        envelope = build_envelope(
+            validated,
+            tenant=tenant,
+            client_id=client.client_id,
+            idempotency_key=key,
+            event_id=event_id,
+            fingerprint=fingerprint,
+        )
+        value, headers = encode_event(rt.codec, envelope, rt.signer)
+        accepted_at = int(envelope["accepted_at"])
+        started = time.perf_counter()
+        msg = await rt.producer.produce(
+            rt.topics.events.name, event_key(tenant), value, headers, timestamp_ms=accepted_at
+        )
+        rt.metrics.produce.observe(time.perf_counter() - started)
+        body = accepted_body(event_id, request.type, validated.version, accepted_at)
+        if key is not None:
+            # Another replica may have appended this key first: the log's order decides, the
+            # same way for every replica and for the resolver.
+            first = await self._first_in_log(tenant, key, msg.partition(), msg.offset())
+            if first.offset != msg.offset():
+                return replayed(replay_of(first, fingerprint))
+        rt.metrics.accepted_by(tenant).inc()
+        if rt.settings.test_hooks.answer_delay_ms:  # test hook: widen the ack-to-answer window
+            await asyncio.sleep(rt.settings.test_hooks.answer_delay_ms / 1000)
+        return Answer(202, body, event_id)
 
-    def _idempotency_record(self, tenant: str, key: str, done: Completed) -> Outgoing:
-        value = self._rt.codec.encode(
-            "idempotency",  # built here from validated values: the writer's checks suffice
-            {
-                "tenant": tenant,
-                "key": key,
-                "fingerprint": done.fingerprint,
-                "event_id": done.event_id,
-                "status": "completed",
-                "response_status": done.status,
-                "response_body": done.body,
-                "created_at": int(time.time() * 1000),
-                "expires_at": done.expires_at,
-            },
-            validate=False,
-        )
-        return Outgoing(
-            self._rt.topics.idempotency.name,
-            idempotency_key(tenant, key),
-            value,
-            to_list({CONTENT_TYPE: AVRO, TENANT: tenant}),
-        )
+    async def _first_in_log(
+        self, tenant: str, key: str, partition: int | None, offset: int | None
+    ) -> Appended:
+        rt = self._rt
+        if partition is None or offset is None:
+            raise Unavailable("the event store did not confirm the write")
+        timeout = rt.settings.ingest.produce_timeout_s
+        if not rt.events_view.wait_for(partition, offset, 0):
+            applied = await asyncio.to_thread(rt.events_view.wait_for, partition, offset, timeout)
+            if not applied:
+                raise Unavailable("the write was confirmed but not read back in time")
+        first = rt.events.first(tenant, key)
+        if first is None:
+            raise Unavailable("the write was confirmed but not read back in time")
+        return first
 
-    def status(self, client: ApiClient, event_id: str) -> dict[str, Any]:
+    async def status(self, client: ApiClient, event_id: str) -> dict[str, Any]:
         """Tenant-scoped: another tenant's id is answered exactly like a missing one."""
-        record = self._rt.states.get(client.tenant, event_id)
-        if record is None:
+        found = self._known(client.tenant, event_id)
+        if found is None:
+            # Appended a moment ago, maybe by another replica: read the tenant's partition up
+            # to its end before saying 404 (read-your-writes on every replica).
+            await asyncio.to_thread(self._catch_up, client.tenant)
+            found = self._known(client.tenant, event_id)
+        if found is None:
             raise NotFound("no notification with this id")
-        return public_view(record)
+        return found
+
+    def _known(self, tenant: str, event_id: str) -> dict[str, Any] | None:
+        record = self._rt.states.get(tenant, event_id)
+        if record is not None:
+            return public_view(record)
+        appended = self._rt.events.event(tenant, event_id)
+        if appended is None:
+            return None
+        accepted = state_record(
+            event_id,
+            tenant,
+            Stage.ACCEPTED,
+            type_=appended.type,
+            at=appended.accepted_at,
+            accepted_at=appended.accepted_at,
+            client_id=appended.client_id,
+            source_reference=appended.source_reference,
+        )
+        return public_view(accepted)
+
+    def _catch_up(self, tenant: str) -> None:
+        rt = self._rt
+        partition = tenant_partition(tenant, rt.topics.events.partitions)
+        high = rt.events_barrier.high_watermarks([partition])[partition]
+        if high > 0:
+            rt.events_view.wait_for(partition, high - 1, rt.settings.ingest.produce_timeout_s)

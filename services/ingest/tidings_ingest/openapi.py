@@ -99,6 +99,7 @@ def _schemas(settings: Settings) -> dict[str, Any]:
                     ]
                 },
                 "type": {"type": ["string", "null"]},
+                "accepted_at": {"type": ["integer", "null"], "description": "epoch milliseconds"},
                 "updated_at": {"type": "integer"},
                 "attempt": {"type": "integer"},
                 "next_attempt_at": {"type": ["integer", "null"]},
@@ -107,6 +108,19 @@ def _schemas(settings: Settings) -> dict[str, Any]:
                 "skipped": {"type": "object", "additionalProperties": {"type": "integer"}},
                 "error": {"type": ["string", "null"]},
                 "detail": {"type": ["string", "null"]},
+                "history": {
+                    "type": "array",
+                    "description": "every stage the event went through, oldest first",
+                    "items": {
+                        "type": "object",
+                        "required": ["stage", "at"],
+                        "properties": {
+                            "stage": {"type": "string"},
+                            "at": {"type": "integer", "description": "epoch milliseconds"},
+                            "attempt": {"type": "integer"},
+                        },
+                    },
+                },
             },
         },
         "Problem": {
@@ -174,7 +188,8 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
             "415": _problem("unsupported_media_type"),
             "422": _problem(
                 "validation_failed, unknown_event_type, unknown_schema_version, "
-                "schema_validation_failed, invalid_recipients, idempotency_key_reused"
+                "schema_validation_failed, invalid_recipients, idempotency_key_reused, "
+                "idempotency_key_expired"
             ),
         },
     }

@@ -81,7 +81,7 @@ async def _create(request: Request, client: ApiClient, rt: Runtime) -> Response:
 
 async def _status(request: Request, client: ApiClient, rt: Runtime) -> Response:
     notifications: Notifications = request.app.state.notifications
-    view = notifications.status(client, request.path_params["event_id"])
+    view = await notifications.status(client, request.path_params["event_id"])
     return Response(orjson.dumps(view), 200, media_type="application/json")
 
 
@@ -110,7 +110,7 @@ async def healthz(request: Request) -> Response:
 async def readyz(request: Request) -> Response:
     rt: Runtime = request.app.state.runtime
     waiting = rt.pending()
-    if not waiting and not await asyncio.to_thread(rt.publisher.broker_answers, 2.0):
+    if not waiting and not await asyncio.to_thread(rt.producer.broker_answers, 2.0):
         waiting.append("broker")
     rt.metrics.ready.set(0 if waiting else 1)
     if waiting:

@@ -1,47 +1,37 @@
-"""Start-up and shutdown of everything the routes read: views, publisher, signing identity.
+"""Start-up and shutdown of everything the routes read: views, producer, signing identity.
 
 ``start()`` returns at once; a bootstrap thread waits for the views (directory, clients,
-schemas, state, idempotency) to replay to their high watermarks, registers the signing
-identity, and reads it back before the service reports ready.
+schemas, state, and the events of the key window) to replay to their high watermarks,
+registers the signing identity, and reads it back before the service reports ready.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Mapping
+from typing import Any
 
 from tidings.contracts.codec import Codec
 from tidings.contracts.topics import Topics
 from tidings.domain.clients import ClientRegistry
-from tidings.domain.directory import Directory
-from tidings.domain.signing import Signer
-from tidings.kafka.group_commit import GroupCommitPublisher
-from tidings.kafka.view import CompactedView
+from tidings.domain.origin import verify_origin
+from tidings.errors import OriginRejected
+from tidings.kafka.consumer import PartitionReader
+from tidings.kafka.producer import AsyncProducer
 from tidings.logs import get_logger
 from tidings.settings import Settings
 from tidings.stores.clients import clients_view
-from tidings.stores.directory import directory_view
+from tidings.stores.directory import store_directory
+from tidings.stores.events import RecentEvents, events_view
 from tidings.stores.schemas import SchemaRegistry
 from tidings.stores.state import StateStore, state_view
-from tidings_ingest.idempotency import IdempotencyStore
+from tidings_ingest.idempotency import KeysInFlight
 from tidings_ingest.identity import register_identity, service_signer
 from tidings_ingest.metrics import Metrics
 from tidings_ingest.ratelimit import RateLimiter
 
 log = get_logger(__name__)
-
-
-def idempotency_view(settings: Settings, codec: Codec, store: IdempotencyStore) -> CompactedView:
-    def apply(key: bytes | None, value: bytes | None, partition: int, offset: int) -> None:
-        if key is None:
-            return
-        if value is None:
-            tenant, _, idem = key.decode().partition("/")
-            store.delete(tenant, idem)
-            return
-        store.apply(codec.decode(value, expect="idempotency")[1])
-
-    return CompactedView(settings, Topics(settings).idempotency.name, apply, name="idempotency")
 
 
 class Runtime:
@@ -50,37 +40,62 @@ class Runtime:
         self.codec = Codec(settings.schemas_dir)
         self.topics = Topics(settings)
         self.metrics = Metrics()
-        self.directory = Directory()
+        # Directory and states in this instance's local stores (bounded memory, resumed from
+        # their checkpoints at start; tidings/stores/changelog.py).
+        self.directory, directory_view = store_directory(settings, self.codec, "ingest")
         self.clients = ClientRegistry()
-        self.states = StateStore()
-        self.idempotency = IdempotencyStore()
+        self.states = StateStore(self.codec, settings.stores.hot_entries)
+        self.events = RecentEvents(settings.topics.idempotency_window_ms)
+        self.keys_in_flight = KeysInFlight()
         self.limiter = RateLimiter(settings.ingest)
         self.registry = SchemaRegistry(settings, self.codec)
-        self.signer: Signer = service_signer(settings)
+        self.signer = service_signer(settings)  # the service key ring's MAC signer
+        self.clients_view = clients_view(settings, self.codec, self.clients)
         self.views = [
-            directory_view(settings, self.codec, self.directory),
-            clients_view(settings, self.codec, self.clients),
+            directory_view,
+            self.clients_view,
             state_view(settings, self.codec, self.states),
-            idempotency_view(settings, self.codec, self.idempotency),
         ]
-        self.publisher = GroupCommitPublisher(settings, self._observe_batch)
+        self.events_view = events_view(settings, self.codec, self.events, self._proven)
+        self.views.append(self.events_view)
+        # Where a tenant's partition ends now (read-your-writes for GET on every replica);
+        # a consumer of its own: the view's consumer is busy on the view's thread.
+        self.events_barrier = PartitionReader(settings, "ingest-barrier", self.topics.events.name)
+        # One idempotent acks=all append per event: the 202 waits for nothing else.
+        self.producer = AsyncProducer(settings, "ingest")
         self.in_flight = 0  # create requests being worked on (event loop only)
         self._identity_ready = threading.Event()
         self._stop = threading.Event()
         self._boot = threading.Thread(target=self._bootstrap, name="bootstrap", daemon=True)
 
-    def _observe_batch(self, size: int, seconds: float) -> None:
-        self.metrics.batch.observe(size)
+    def _proven(
+        self,
+        event: Mapping[str, Any],
+        key: bytes | None,
+        headers: Mapping[str, bytes],
+        canonical: bytes,
+    ) -> bool:
+        try:
+            verify_origin(event, key, headers, canonical, self.clients)
+        except OriginRejected:
+            return False
+        return True
 
     def start(self) -> Runtime:
         for view in self.views:
-            view.start()
+            if view is not self.events_view:
+                view.start()
         self.registry.start()
-        self.publisher.start()
         self._boot.start()
         return self
 
     def _bootstrap(self) -> None:
+        # The events view verifies each record's origin against the clients it names: it
+        # starts once the clients view has caught up, or early events would look unproven.
+        while not self._stop.is_set() and not self.clients_view.wait_ready(0.5):
+            pass
+        if not self._stop.is_set():
+            self.events_view.start()
         while not self._stop.is_set():
             try:
                 register_identity(self.settings, self.signer, self.codec)
@@ -94,11 +109,11 @@ class Runtime:
                 log.info("identity_registered", signer=self.signer.client_id)
                 break
             self._stop.wait(0.05)
-        # Keys past their window are dropped from memory; the topic's retention drops them there.
-        while not self._stop.wait(60.0):
-            purged = self.idempotency.purge_expired()
+        # Keys and events past the window are dropped from memory.
+        while not self._stop.wait(min(60.0, self.events.window_ms / 2000)):
+            purged = self.events.purge(lambda t, e: self.states.get(t, e) is not None)
             if purged:
-                log.info("idempotency_keys_expired", count=purged)
+                log.info("recent_events_expired", count=purged)
 
     def pending(self) -> list[str]:
         """What is not ready yet (empty when ready)."""
@@ -107,8 +122,6 @@ class Runtime:
             waiting.append("schemas")
         if not self._identity_ready.is_set():
             waiting.append("identity")
-        if not self.publisher.initialized.is_set():
-            waiting.append("publisher")
         return waiting
 
     @property
@@ -124,9 +137,10 @@ class Runtime:
         return False
 
     def stop(self) -> None:
-        """Finish queued commits first, then stop reading."""
+        """Finish queued appends first, then stop reading."""
         self._stop.set()
-        self.publisher.stop(self.settings.ingest.shutdown_grace_s)
+        self.producer.close(self.settings.ingest.shutdown_grace_s)
         for view in self.views:
             view.stop()
+        self.events_barrier.close()
         self.registry.stop()

@@ -5,13 +5,12 @@ from __future__ import annotations
 from tidings.contracts.codec import Codec
 from tidings.contracts.topics import Topics
 from tidings.domain.clients import ClientRegistry
-from tidings.domain.directory import Directory
 from tidings.identity import assign_instance
 from tidings.logs import configure_logging
 from tidings.processing.service import run_service, wait_views
 from tidings.settings import get_settings
 from tidings.stores.clients import clients_view
-from tidings.stores.directory import directory_view
+from tidings.stores.directory import store_directory
 from tidings.stores.schemas import SchemaRegistry
 from tidings_resolver.handler import ResolverHandler
 
@@ -20,8 +19,9 @@ def main() -> None:
     settings = assign_instance(get_settings(), "resolver")
     configure_logging(settings.log_level, service="resolver")
     codec = Codec(settings.schemas_dir)
-    directory, clients = Directory(), ClientRegistry()
-    dir_view = directory_view(settings, codec, directory)
+    clients = ClientRegistry()
+    # The directory lives in this instance's local stores, resumed from their checkpoints.
+    directory, dir_view = store_directory(settings, codec, "resolver")
     registry = SchemaRegistry(settings, codec)
     client_view = clients_view(settings, codec, clients)
     views = [dir_view, client_view]

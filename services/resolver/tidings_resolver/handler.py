@@ -14,7 +14,7 @@ from tidings.contracts.codec import Codec
 from tidings.contracts.state import TERMINAL, UNPROVEN, Stage, now_ms, state_record
 from tidings.contracts.topics import event_key
 from tidings.domain.clients import ClientRegistry
-from tidings.domain.directory import Directory
+from tidings.domain.directory import DirectoryReader
 from tidings.domain.payload_schemas import PayloadSchemas
 from tidings.kafka.records import RawRecord
 from tidings.kafka.view import CompactedView
@@ -30,7 +30,7 @@ from tidings.processing.outbox import Defer, Outbox
 from tidings.processing.stateful import StatefulHandler
 from tidings.settings import Settings
 from tidings_resolver.inbound import InboundEvent, Invalid, read_event
-from tidings_resolver.output import event_state, write_resolution
+from tidings_resolver.output import event_state, history_until_now, write_resolution
 from tidings_resolver.resolution import policy_for, resolve
 
 log = get_logger(__name__)
@@ -47,7 +47,7 @@ class ResolverHandler(StatefulHandler):
         self,
         settings: Settings,
         codec: Codec,
-        directory: Directory,
+        directory: DirectoryReader,
         directory_view: CompactedView,
         clients: ClientRegistry,
         clients_view: CompactedView,
@@ -116,16 +116,23 @@ class ResolverHandler(StatefulHandler):
         if current is not None and current["seq"] == UNPROVEN:
             current = None  # a forger's rejection under this id does not make this one done
         if attempt == 1 and current is not None and current["stage"] != Stage.ACCEPTED:
-            self._duplicate(msg, out, inbound)
+            # The resolver is the only writer of an event's first state record, and it
+            # handles a partition in log order: any state means this one was seen already.
+            log.info(
+                "duplicate_dropped",
+                event_id=inbound.event_id,
+                tenant=inbound.tenant,
+                stage=current["stage"],
+                offset=msg.offset,
+            )
             return
-        if current is None:  # a direct producer's event or a replay: no `accepted` yet
-            self._writes.state(out, event_state(inbound.event, Stage.ACCEPTED), self._pending)
-        self._writes.state(
-            out, event_state(inbound.event, Stage.RESOLVING, attempt=attempt), self._pending
-        )
+        # One time for this attempt: its start, its outcome and its records share it, so a
+        # rebuild from the log reproduces the state record exactly.
+        now = now_ms()
+        history = history_until_now(inbound.event, past, attempt, now)
         problem = self._transient_problem(inbound, attempt)
         if problem is not None:
-            self._retry_or_fail(msg, out, inbound, original, attempt, past, problem)
+            self._retry_or_fail(msg, out, inbound, original, attempt, past, problem, history, now)
             return
         offset = sum(self._directory_view.position().values())
         channels = policy_for(inbound.event["type"], self._p.channel_policy, self._p.channels)
@@ -148,8 +155,10 @@ class ResolverHandler(StatefulHandler):
             chunk_size=self._p.chunk_size,
             directory_offset=offset,
             pending=self._pending,
+            history=history,
+            at=now,
         )
-        bound.info(
+        bound.debug(
             "event_resolved",
             recipients=len(resolution.recipients),
             skipped=dict(resolution.skipped),
@@ -173,9 +182,11 @@ class ResolverHandler(StatefulHandler):
         attempt: int,
         past: list[dict[str, Any]],
         problem: tuple[str, str],
+        history: list[dict[str, Any]],
+        now: int,
     ) -> None:
         error_class, detail = problem
-        attempts = [*past, attempt_entry(attempt, error_class, detail)]
+        attempts = [*past, attempt_entry(attempt, error_class, detail, at=now)]
         bound = log.bind(event_id=inbound.event_id, tenant=inbound.tenant, attempt=attempt)
         if attempt >= self._p.retry_attempts:
             self._writes.state(
@@ -186,6 +197,8 @@ class ResolverHandler(StatefulHandler):
                     attempt=attempt,
                     error_class=error_class,
                     detail=f"gave up after {attempt} attempts",
+                    history=history,
+                    at=now,
                 ),
                 self._pending,
             )
@@ -200,6 +213,7 @@ class ResolverHandler(StatefulHandler):
                     tenant=inbound.tenant,
                     attempts=attempts,
                     original=original,
+                    at=now,
                 ),
             )
             bound.warning("event_failed", error_class=error_class)
@@ -214,6 +228,8 @@ class ResolverHandler(StatefulHandler):
                 next_attempt_at=not_before,
                 error_class=error_class,
                 detail="a transient failure; will retry",
+                history=history,
+                at=now,
             ),
             self._pending,
         )
@@ -262,27 +278,6 @@ class ResolverHandler(StatefulHandler):
             return
         self._handle(msg, out, original, inbound, record["attempt"], past)
 
-    def _duplicate(self, msg: RawRecord, out: Outbox, inbound: InboundEvent) -> None:
-        """Drop it; re-write the newest state so a duplicate's late `accepted` cannot win
-        compaction. The newest state includes fan-out's progress, so read up to now first."""
-        partition = self._writes.partition_of(inbound.tenant)
-        if any(p == partition for p, _, _ in self._pending):
-            # Our own open transaction holds that partition's stable offset back; catch up in
-            # a transaction of its own (the loop comes straight back to this record).
-            raise Defer(now_ms())
-        self._tail.catch_up([partition])
-        replay_id = inbound.event.get("replay_id")
-        current = self.states.get(partition, inbound.tenant, inbound.event_id, replay_id)
-        if current is not None and current["stage"] != Stage.ACCEPTED:
-            self._writes.state(out, {**current, "at": now_ms()}, self._pending)
-        log.info(
-            "duplicate_dropped",
-            event_id=inbound.event_id,
-            tenant=inbound.tenant,
-            stage=current["stage"] if current else None,
-            offset=msg.offset,
-        )
-
     def _reject(
         self,
         msg: RawRecord,
@@ -293,6 +288,7 @@ class ResolverHandler(StatefulHandler):
     ) -> None:
         # An unproven record gets a `rejected` state only for an unknown id: it must not
         # overwrite the state of someone else's event that happens to carry the same id.
+        now = now_ms()  # the state and its dead letter share it (a rebuild reproduces it)
         current = self._current(inv.tenant, inv.event_id) if inv.event_id and inv.tenant else None
         known_ours = inv.proven and current is not None and current["stage"] not in TERMINAL
         if inv.event_id and inv.tenant and (current is None or known_ours):
@@ -305,6 +301,7 @@ class ResolverHandler(StatefulHandler):
                     error_class=inv.error_class,
                     detail=inv.detail[:300],
                     unproven=not inv.proven,
+                    at=now,
                 ),
                 self._pending,
             )
@@ -319,6 +316,7 @@ class ResolverHandler(StatefulHandler):
                 tenant=inv.tenant,
                 attempts=past,
                 original=original,
+                at=now,
             ),
         )
         log.warning(

@@ -21,6 +21,7 @@ from tidings.domain.clients import ClientRegistry
 from tidings.domain.origin import OriginRejected, verify_origin
 from tidings.domain.payload_schemas import PayloadSchemas
 from tidings.domain.rules import Rule
+from tidings.domain.service_mac import ServiceKeyRing, is_service_signer
 from tidings.errors import TidingsError
 from tidings_resolver.resolution import parse_stored_rules
 
@@ -73,7 +74,10 @@ def read_event(
     clients: ClientRegistry,
     schemas: PayloadSchemas,
     catch_up_clients: Callable[[], object] = lambda: None,
+    service_keys: ServiceKeyRing | None = None,
 ) -> InboundEvent:
+    """The trusted event, or ``Invalid``. ``service_keys`` verifies the ingest's MACs (None:
+    this process's ring, from its settings)."""
     # Until the origin is proven, the only tenant we may name is the record key's: that is
     # the partition the record is in, and the namespace its producer chose.
     key_tenant = tenant_of_key(key)
@@ -93,13 +97,13 @@ def read_event(
     event_id = _header_event_id({h.EVENT_ID: str(event["event_id"]).encode()}) or claimed_id
     try:
         try:
-            verify_origin(event, key, headers, canonical, clients)
+            verify_origin(event, key, headers, canonical, clients, service_keys)
         except OriginRejected as exc:
-            if exc.reason != "unknown_signer":
+            if exc.reason != "unknown_signer" or is_service_signer(h.text(headers, h.SIGNER) or ""):
                 raise
             # A client registered a moment ago: read the clients topic up to now, once.
             catch_up_clients()
-            verify_origin(event, key, headers, canonical, clients)
+            verify_origin(event, key, headers, canonical, clients, service_keys)
     except OriginRejected as exc:
         raise Invalid("origin_rejected", exc.reason, event_id, key_tenant) from None
     try:

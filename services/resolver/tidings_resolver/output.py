@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 
 from tidings.contracts import headers as h
-from tidings.contracts.state import Stage, now_ms, state_record
+from tidings.contracts.state import Stage, now_ms, stage_time, state_record, with_stage
 from tidings.contracts.topics import resolved_key
 from tidings.processing.outbox import Outbox
 from tidings.processing.writes import PendingStates, Writes
@@ -17,14 +17,30 @@ from tidings_resolver.resolution import Resolution
 
 
 def event_state(event: Mapping[str, Any], stage: Stage, **fields: Any) -> dict[str, Any]:
+    """A state record of this event: who created it and when travel with every stage."""
+    source = event.get("source") or {}
     return state_record(
         str(event["event_id"]),
         str(event["tenant"]),
         stage,
         type_=str(event["type"]),
         replay_id=event.get("replay_id"),
+        accepted_at=event.get("accepted_at"),
+        client_id=source.get("client_id"),
+        source_reference=source.get("reference"),
         **fields,
     )
+
+
+def history_until_now(
+    event: Mapping[str, Any], past: list[dict[str, Any]], attempt: int, started: int
+) -> list[dict[str, Any]]:
+    """The stages before this resolution's outcome: accepted, each earlier attempt's retry,
+    and this attempt's start (the outcome record appends itself)."""
+    history = [stage_time(Stage.ACCEPTED, int(event["accepted_at"]))]
+    history += [stage_time(Stage.RETRYING, int(a["at"]), int(a["attempt"])) for a in past]
+    history.append(stage_time(Stage.RESOLVING, started, attempt))
+    return history
 
 
 def write_resolution(
@@ -37,12 +53,26 @@ def write_resolution(
     chunk_size: int,
     directory_offset: int,
     pending: PendingStates,
+    history: list[dict[str, Any]],
+    at: int,
 ) -> None:
+    """Two records per event: its chunks and ONE state record (``resolved``, or
+    ``dispatched`` when nobody is to be notified). Earlier stages are in its history."""
     tenant, event_id = str(event["tenant"]), str(event["event_id"])
     total, chunks = len(resolution.recipients), resolution.chunk_count(chunk_size)
     skipped = dict(resolution.skipped)
+    history = with_stage(history, Stage.RESOLVED, at, attempt)
     summary = orjson.dumps(
-        {"recipients": total, "skipped": skipped, "directory_offset": directory_offset}
+        {
+            "recipients": total,
+            "skipped": skipped,
+            "directory_offset": directory_offset,
+            "history": history,
+            # What fan-out copies into its state records (it never reads the event).
+            "accepted_at": event.get("accepted_at"),
+            "client_id": (event.get("source") or {}).get("client_id"),
+            "source_reference": (event.get("source") or {}).get("reference"),
+        }
     )
     headers = h.to_list(
         {
@@ -88,16 +118,22 @@ def write_resolution(
         "skipped": skipped,
         "directory_offset": directory_offset,
         "attempt": attempt,
+        "history": history,
     }
-    writes.state(out, event_state(event, Stage.RESOLVED, **common), pending)
-    if chunks == 0:
-        # Nothing to fan out: the resolver ends the event itself, saying why.
-        reasons = ", ".join(f"{k}={v}" for k, v in sorted(skipped.items())) or "empty audience"
-        writes.state(
-            out,
-            event_state(
-                event, Stage.DISPATCHED, **common, detail=f"no recipients to notify ({reasons})"
-            ),
-            pending,
-        )
-        out.latencies.append(max(0.0, (now_ms() - int(event["accepted_at"])) / 1000))
+    if chunks:
+        writes.state(out, event_state(event, Stage.RESOLVED, at=at, **common), pending)
+        return
+    # Nothing to fan out: the resolver ends the event itself, saying why.
+    reasons = ", ".join(f"{k}={v}" for k, v in sorted(skipped.items())) or "empty audience"
+    writes.state(
+        out,
+        event_state(
+            event,
+            Stage.DISPATCHED,
+            **common,
+            at=at,
+            detail=f"no recipients to notify ({reasons})",
+        ),
+        pending,
+    )
+    out.latencies.append(max(0.0, (now_ms() - int(event["accepted_at"])) / 1000))

@@ -1,8 +1,11 @@
 """Recipient resolution: listed users, role members, group members and rule matches, within
 the event's tenant only, active users only, each user once, with the scopes that chose it.
 
-Pure logic against a ``Directory`` snapshot-free read: the resolver calls this at processing
-time, so the directory as it is then decides (the state record says which offset it saw).
+Pure logic against a ``DirectoryReader`` (snapshot-free reads): the resolver calls this at
+processing time, so the directory as it is then decides (the state record says which offset
+it saw). Rules are matched by the directory's indexes (``DirectoryReader.matching``) and the
+chosen users' contacts are read in one batch (``contacts``), so a large audience costs one
+read per recipient, never a visit of every user of the tenant.
 """
 
 from __future__ import annotations
@@ -13,8 +16,8 @@ from dataclasses import dataclass, field
 
 import orjson
 
-from tidings.domain.directory import Directory, User
-from tidings.domain.rules import Rule, matches, parse_rules
+from tidings.domain.directory import Contact, DirectoryReader
+from tidings.domain.rules import Rule, parse_rules
 
 INACTIVE, UNKNOWN, MUTED, NO_ADDRESS = "inactive", "unknown", "muted", "no_address"
 
@@ -47,7 +50,7 @@ def policy_for(
     return [c for c in wanted if c in enabled]
 
 
-def choose_channels(user: User, channels: Sequence[str]) -> tuple[dict[str, str], str | None]:
+def choose_channels(user: Contact, channels: Sequence[str]) -> tuple[dict[str, str], str | None]:
     """The policy's channels the user has an address for, minus muted ones; with the skip
     reason when nothing is left."""
     reachable = {c: user.channels[c] for c in channels if c in user.channels}
@@ -68,7 +71,7 @@ def resolve(
     roles: Sequence[str],
     groups: Sequence[str],
     rules: Sequence[Rule],
-    directory: Directory,
+    directory: DirectoryReader,
     channels: Sequence[str],
 ) -> Resolution:
     matched: dict[str, list[str]] = {}
@@ -86,14 +89,12 @@ def resolve(
         tag = f"group:{group}"
         for user_id in directory.group_members(tenant, group):
             matched.setdefault(user_id, []).append(tag)
-    if rules:
-        tags = [f"rule:{i}" for i in range(len(rules))]
-        for user in directory.users(tenant):
-            for tag, rule in zip(tags, rules, strict=True):
-                if matches(rule, user.attributes):
-                    matched.setdefault(user.id, []).append(tag)
-    for user_id in sorted(matched):
-        found = directory.get(tenant, user_id)
+    for i, rule in enumerate(rules):
+        tag = f"rule:{i}"
+        for user_id in directory.matching(tenant, rule):
+            matched.setdefault(user_id, []).append(tag)
+    audience = sorted(matched)
+    for user_id, found in zip(audience, directory.contacts(tenant, audience), strict=True):
         if found is None:  # deleted while we were resolving
             result.skipped[UNKNOWN] += 1
             continue

@@ -11,6 +11,7 @@ CONTENT_TYPE = "content-type"
 FINGERPRINT = "schema-fingerprint"
 SIGNER = "signer"
 SIGNATURE = "signature"
+PROOF = "proof"  # a batch-signed record's Merkle proof (tidings.domain.merkle)
 REPLAY_ID = "replay-id"
 # On every resolved chunk: what fan-out carries into ``dispatched`` (recipients, skipped by
 # reason, directory offset); fan-out sees chunks, never the resolver's state.

@@ -88,14 +88,21 @@ def state_record(
     replay_id: str | None = None,
     at: int | None = None,
     unproven: bool = False,
+    accepted_at: int | None = None,
+    history: list[dict[str, Any]] | None = None,
+    client_id: str | None = None,
+    source_reference: str | None = None,
 ) -> dict[str, Any]:
-    """The value of one state record (schema ``state``)."""
+    """The value of one state record (schema ``state``). ``history`` is every stage before
+    this one; this record's own stage is appended to it here, so the newest record (all that
+    compaction keeps) carries the whole story."""
+    at = at if at is not None else now_ms()
     return {
         "event_id": event_id,
         "tenant": tenant,
         "stage": stage.value,
         "seq": state_seq(stage, attempt, chunks_done, unproven=unproven),
-        "at": at if at is not None else now_ms(),
+        "at": at,
         "type": type_,
         "recipients": recipients,
         "chunks": chunks,
@@ -107,7 +114,26 @@ def state_record(
         "detail": detail,
         "directory_offset": directory_offset,
         "replay_id": replay_id,
+        "accepted_at": accepted_at,
+        "history": with_stage(history or [], stage, at, attempt),
+        "client_id": client_id,
+        "source_reference": source_reference,
     }
+
+
+def stage_time(stage: Stage, at: int, attempt: int = 0) -> dict[str, Any]:
+    """One history entry."""
+    return {"stage": stage.value, "at": at, "attempt": attempt}
+
+
+def with_stage(
+    history: list[dict[str, Any]], stage: Stage, at: int, attempt: int = 0
+) -> list[dict[str, Any]]:
+    """``history`` plus this stage, unless its last entry is already this stage (fan-out's
+    progress records repeat ``resolved``; the story names it once)."""
+    if history and history[-1]["stage"] == stage.value:
+        return list(history)
+    return [*history, stage_time(stage, at, attempt)]
 
 
 def supersedes(candidate_seq: int, current_seq: int | None) -> bool:
@@ -140,6 +166,7 @@ def public_view(record: dict[str, Any]) -> dict[str, Any]:
         "id": record["event_id"],
         "status": record["stage"],
         "type": record.get("type"),
+        "accepted_at": record.get("accepted_at"),
         "updated_at": record["at"],
         "attempt": record.get("attempt", 0),
         "next_attempt_at": record.get("next_attempt_at"),
@@ -148,4 +175,12 @@ def public_view(record: dict[str, Any]) -> dict[str, Any]:
         "skipped": record.get("skipped") or {},
         "error": record.get("error_class"),
         "detail": record.get("detail"),
+        "history": [
+            {
+                "stage": h["stage"],
+                "at": h["at"],
+                **({"attempt": h["attempt"]} if h.get("attempt") else {}),
+            }
+            for h in record.get("history") or []
+        ],
     }

@@ -1,18 +1,22 @@
 """The tenant directory: users with roles, groups, attributes, channel addresses and preferences.
 
-The compacted directory topic (key ``tenant/user id``) is the source; every service that needs
-it materializes it into a ``Directory``. Lookups never cross tenants: every index is per tenant.
+The compacted directory topic (key ``tenant/user id``) is the source. ``DirectoryReader`` is
+what resolution and request validation read; services read it from local stores with
+indexes (stores/directory.py), tools and tests from the in-memory ``Directory`` here, the
+reference model. Lookups never cross tenants: every index is per tenant.
 """
 
 from __future__ import annotations
 
 import sys
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from tidings.domain.rules import Rule, matches
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:@+-]{0,127}$"
 
@@ -102,6 +106,20 @@ class User:
         )
 
     @classmethod
+    def from_stored(cls, record: Mapping[str, Any]) -> User:
+        """A user read from a store for one use (nothing interned: it is not kept long)."""
+        return cls(
+            tenant=record["tenant"],
+            id=record["id"],
+            active=bool(record.get("active", True)),
+            roles=tuple(record.get("roles", ())),
+            groups=tuple(record.get("groups", ())),
+            attributes=record.get("attributes") or {},
+            channels=record.get("channels") or {},
+            muted=frozenset(record.get("muted") or ()) or _NO_CHANNELS,
+        )
+
+    @classmethod
     def from_line(cls, line: DirectoryLine) -> User:
         return cls.from_record(line.model_dump())
 
@@ -116,6 +134,42 @@ class User:
             "channels": dict(self.channels),
             "muted": sorted(self.muted),
         }
+
+
+class Contact(Protocol):
+    """What delivery needs of a user: is it active, where it can be reached, what it muted.
+    A ``User`` is one; a store may keep a lighter projection for large audiences."""
+
+    @property
+    def active(self) -> bool: ...
+    @property
+    def channels(self) -> Mapping[str, str]: ...
+    @property
+    def muted(self) -> Collection[str]: ...
+
+
+class DirectoryReader(Protocol):
+    """What resolution and request validation read of a directory, one tenant at a time."""
+
+    def get(self, tenant: str, user_id: str) -> User | None: ...
+
+    def contacts(self, tenant: str, user_ids: Sequence[str]) -> Sequence[Contact | None]:
+        """The contact of each id, in order, None for an unknown one: an audience of any
+        size is read in one batch."""
+        ...
+
+    def has_role(self, tenant: str, role: str) -> bool: ...
+    def has_group(self, tenant: str, group: str) -> bool: ...
+    def role_members(self, tenant: str, role: str) -> list[str]: ...
+    def group_members(self, tenant: str, group: str) -> list[str]: ...
+
+    def matching(self, tenant: str, rule: Rule) -> set[str]:
+        """Ids of the tenant's users whose attributes ``rule`` matches (``rules.matches``)."""
+        ...
+
+    def users(self, tenant: str) -> Iterator[User]: ...
+    def count(self, tenant: str | None = None) -> int: ...
+    def tenants(self) -> list[str]: ...
 
 
 class _Tenant:
@@ -178,6 +232,14 @@ class Directory:
     def has_group(self, tenant: str, group: str) -> bool:
         t = self._tenants.get(tenant)
         return bool(t and group in t.groups)
+
+    def contacts(self, tenant: str, user_ids: Sequence[str]) -> list[User | None]:
+        t = self._tenants.get(tenant)
+        return [t.users.get(u) if t else None for u in user_ids]
+
+    def matching(self, tenant: str, rule: Rule) -> set[str]:
+        """Every user of the tenant tested in turn: the reference the indexed stores match."""
+        return {u.id for u in self.users(tenant) if matches(rule, u.attributes)}
 
     def role_members(self, tenant: str, role: str) -> list[str]:
         with self._lock:

@@ -18,10 +18,11 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 from tidings.contracts import headers as h
 from tidings.contracts.codec import CONTENT_TYPE_BINARY, Codec
 from tidings.contracts.state import now_ms
-from tidings.domain.directory import Directory
+from tidings.contracts.topics import event_key
+from tidings.domain.directory import DirectoryReader
 from tidings.domain.payload_schemas import PayloadSchemas
 from tidings.domain.rules import RuleLimits, canonical, parse_rules
-from tidings.domain.signing import Signer
+from tidings.domain.signing import RecordSigner
 from tidings.errors import (
     FieldError,
     InvalidRecipients,
@@ -114,7 +115,7 @@ def validate_request(
     tenant: str,
     schemas: PayloadSchemas,
     limits: LimitSettings,
-    directory: Directory | None = None,
+    directory: DirectoryReader | None = None,
 ) -> ValidatedRequest:
     """Size, schema and recipient checks, in a fixed order. ``directory`` is None only on the
     direct producer path, which checks scope syntax and leaves existence to the resolver."""
@@ -127,7 +128,7 @@ def validate_request(
 
 
 def _check_recipients(
-    scope: RecipientsIn, tenant: str, limits: LimitSettings, directory: Directory | None
+    scope: RecipientsIn, tenant: str, limits: LimitSettings, directory: DirectoryReader | None
 ) -> list[str]:
     if not (scope.users or scope.roles or scope.groups or scope.rules):
         raise InvalidRecipients(
@@ -174,6 +175,7 @@ def build_envelope(
     idempotency_key: str | None,
     event_id: str | None = None,
     accepted_at: int | None = None,
+    fingerprint: str | None = None,
 ) -> dict[str, Any]:
     """The immutable event. Tenant and source client come from the credential, never the body."""
     request = validated.request
@@ -196,24 +198,34 @@ def build_envelope(
         "idempotency_key": idempotency_key,
         "accepted_at": accepted_at if accepted_at is not None else now_ms(),
         "replay_id": None,
+        "fingerprint": fingerprint,
     }
 
 
-def encode_event(
-    codec: Codec, envelope: Mapping[str, Any], signer: Signer
-) -> tuple[bytes, h.Headers]:
-    """Binary value plus the headers an operator reads with console tools, and the proof of
-    origin: a signature over exactly the bytes written."""
+def event_headers(codec: Codec, envelope: Mapping[str, Any]) -> dict[str, str]:
+    """The headers an operator reads with console tools (informational: the resolver reads
+    tenant and type from the verified value, never from headers)."""
+    return {
+        h.EVENT_ID: envelope["event_id"],
+        h.EVENT_TYPE: envelope["type"],
+        h.TENANT: envelope["tenant"],
+        h.CONTENT_TYPE: CONTENT_TYPE_BINARY,
+        h.FINGERPRINT: codec.schema("event").fingerprint.hex(),
+    }
+
+
+def encode_unsigned(codec: Codec, envelope: Mapping[str, Any]) -> tuple[bytes, dict[str, str]]:
+    """Binary value and operator headers, before any proof of origin (a producer signs a
+    batch of these at once)."""
     value = codec.encode("event", envelope, validate=False)  # built from validated input
-    headers = h.to_list(
-        {
-            h.EVENT_ID: envelope["event_id"],
-            h.EVENT_TYPE: envelope["type"],
-            h.TENANT: envelope["tenant"],
-            h.CONTENT_TYPE: CONTENT_TYPE_BINARY,
-            h.FINGERPRINT: codec.schema("event").fingerprint.hex(),
-            h.SIGNER: signer.client_id,
-            h.SIGNATURE: signer.sign(value),
-        }
-    )
-    return value, headers
+    return value, event_headers(codec, envelope)
+
+
+def encode_event(
+    codec: Codec, envelope: Mapping[str, Any], signer: RecordSigner
+) -> tuple[bytes, h.Headers]:
+    """Binary value plus the operator headers, and the proof of origin over exactly the
+    record written: the signer's MAC or signature (docs/trust-model.md)."""
+    value, headers = encode_unsigned(codec, envelope)
+    headers.update(signer.origin_headers(event_key(envelope["tenant"]), value))
+    return value, h.to_list(headers)

@@ -1,9 +1,15 @@
-"""Proof of origin on the direct Kafka path (docs/trust-model.md).
+"""Proof of origin on the events topic (docs/trust-model.md).
 
-Kafka ACLs stop at the topic, not at the key, so the resolver checks every event: a valid
-signature by a registered key, the signer bound to the event's tenant, allowed to create its
-type, and the record key equal to the tenant. HTTP-ingested events are signed by the ingest
-service's identity (tenant ``*``), which vouches for the authenticated client in ``source``.
+Kafka ACLs stop at the topic, not at the key, so the resolver checks every event: the record
+key equal to the tenant, then either
+
+- a MAC by a key of the service key ring (``signer: svc/<key id>``): written by our ingest,
+  which vouches for the authenticated client in ``source``, a client of the event's tenant;
+- or an Ed25519 signature, plain or over a batch's Merkle root (``proof`` header), by a
+  registered client: bound to the event's tenant, named in ``source``, allowed its type; or
+  by a ``*`` identity (the replay tool's), which vouches for ``source`` as the ingest does.
+
+The reasons are stable: they end up on the dead letter.
 """
 
 from __future__ import annotations
@@ -13,7 +19,8 @@ from typing import Any
 
 from tidings.contracts import headers as h
 from tidings.domain.clients import SERVICE_TENANT, ClientRegistry
-from tidings.domain.signing import verify
+from tidings.domain.service_mac import SIGNER_PREFIX, ServiceKeyRing, is_service_signer
+from tidings.domain.signing import verify_record
 from tidings.errors import OriginRejected
 
 __all__ = ["OriginRejected", "verify_origin"]
@@ -25,28 +32,55 @@ def verify_origin(
     headers: Mapping[str, bytes],
     canonical_value: bytes,
     clients: ClientRegistry,
+    service_keys: ServiceKeyRing | None = None,
 ) -> None:
-    """Raise ``OriginRejected`` with a stable reason unless the event proves where it came from."""
+    """Raise ``OriginRejected`` with a stable reason unless the event proves where it came from.
+
+    ``service_keys`` verifies our services' MACs; None means this process's own ring
+    (``tidings.service_keys``), loaded only when a service's record is first seen."""
     tenant = event["tenant"]
-    if record_key != tenant.encode():
+    key = tenant.encode()
+    if record_key != key:
         raise OriginRejected("key_tenant_mismatch")
     signer_id, signature = h.text(headers, h.SIGNER), h.text(headers, h.SIGNATURE)
     if not signer_id or not signature:
         raise OriginRejected("unsigned")
+    if is_service_signer(signer_id):
+        ring = service_keys if service_keys is not None else _process_ring()
+        valid = ring.verify(signer_id[len(SIGNER_PREFIX) :], key, canonical_value, signature)
+        if valid is None:
+            raise OriginRejected("unknown_signer")
+        if not valid:
+            raise OriginRejected("bad_signature")
+        _require_vouched(event, clients)
+        return
     signer = clients.get(signer_id)
     if signer is None or not signer.public_key:
         raise OriginRejected("unknown_signer")
-    if not verify(signer.public_key, canonical_value, signature):
+    proof = h.text(headers, h.PROOF)
+    if not verify_record(signer.public_key, key, canonical_value, signature, proof):
         raise OriginRejected("bad_signature")
     if signer.revoked:
         raise OriginRejected("signer_revoked")
-    source_id = event["source"]["client_id"]
     if signer.tenant == SERVICE_TENANT:
-        source = clients.get(source_id)
-        if source is None or source.tenant != tenant:
-            raise OriginRejected("tenant_mismatch")
+        _require_vouched(event, clients)
         return
-    if signer.tenant != tenant or source_id != signer.client_id:
+    if signer.tenant != tenant or event["source"]["client_id"] != signer.client_id:
         raise OriginRejected("tenant_mismatch")
     if not signer.allows_type(event["type"]):
         raise OriginRejected("type_not_allowed")
+
+
+def _require_vouched(event: Mapping[str, Any], clients: ClientRegistry) -> None:
+    """A service vouches only for a client of the event's own tenant."""
+    source = clients.get(event["source"]["client_id"])
+    if source is None or source.tenant != event["tenant"]:
+        raise OriginRejected("tenant_mismatch")
+
+
+def _process_ring() -> ServiceKeyRing:
+    # Imported here: the ring's loader reads settings and files, which the domain does not;
+    # callers that hold a ring (the resolver, tests) pass it and never get here.
+    from tidings.service_keys import default_service_key_ring
+
+    return default_service_key_ring()

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
@@ -187,6 +187,71 @@ def matches(rule: Rule, attributes: Mapping[str, str]) -> bool:
         case Not(inner):
             return not matches(inner, attributes)
     raise TypeError(f"not a rule: {rule!r}")
+
+
+class AttributeIndex(Protocol):
+    """Who has what, within one tenant: the lookups ``select`` needs instead of a scan."""
+
+    def having(self, attribute: str) -> set[str]:
+        """Users with ``attribute`` set (to any value)."""
+        ...
+
+    def valued(self, attribute: str, value: str) -> set[str]:
+        """Users whose ``attribute`` is exactly ``value``."""
+        ...
+
+    def everyone(self) -> set[str]:
+        """Every user (only a negation that nothing positive bounds asks for it)."""
+        ...
+
+
+def select(rule: Rule, index: AttributeIndex) -> set[str]:
+    """The users ``rule`` matches, by set operations on index lookups: the same users as
+    ``matches`` over every user, without visiting the ones no leaf names. A negation is
+    carried as a complement and resolved against ``everyone`` only when nothing positive
+    bounds it (``not`` alone, or an ``any`` with a ``not`` in it)."""
+    chosen, complement = _select(rule, index)
+    return index.everyone() - chosen if complement else chosen
+
+
+def _select(rule: Rule, index: AttributeIndex) -> tuple[set[str], bool]:
+    """``(users, False)``: exactly these; ``(users, True)``: everyone but these."""
+    match rule:
+        case Equals(attribute, value):
+            return index.valued(attribute, value), False
+        case In(attribute, values):
+            found: set[str] = set()
+            for value in sorted(values):
+                found |= index.valued(attribute, value)
+            return found, False
+        case Exists(attribute):
+            return index.having(attribute), False
+        case Not(inner):
+            users, complement = _select(inner, index)
+            return users, not complement
+        case All(rules):
+            positive, negative = _split([_select(r, index) for r in rules])
+            if positive:  # a AND b AND NOT c  =  (a & b) - c
+                result = set.intersection(*sorted(positive, key=len))
+                for users in negative:
+                    result -= users
+                return result, False
+            return set().union(*negative), True  # NOT a AND NOT b  =  NOT (a | b)
+        case AnyOf(rules):
+            positive, negative = _split([_select(r, index) for r in rules])
+            if negative:  # a OR NOT b OR NOT c  =  NOT ((b & c) - a)
+                result = set.intersection(*sorted(negative, key=len))
+                for users in positive:
+                    result -= users
+                return result, True
+            return set().union(*positive), False
+    raise TypeError(f"not a rule: {rule!r}")
+
+
+def _split(parts: list[tuple[set[str], bool]]) -> tuple[list[set[str]], list[set[str]]]:
+    positive = [users for users, complement in parts if not complement]
+    negative = [users for users, complement in parts if complement]
+    return positive, negative
 
 
 def canonical(raw: object) -> str:

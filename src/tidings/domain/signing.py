@@ -1,19 +1,42 @@
-"""Proof of origin for records on the events topic: Ed25519 over the canonical encoding.
+"""Proof of origin by Ed25519 signatures: direct producers, and the replay tool's identities.
 
-The signature covers the event's Avro single-object binary encoding. A record re-injected in
-Avro JSON decodes to the same event and re-encodes to the same bytes, so its signature still
-verifies; any change to any field does not. docs/trust-model.md says who holds which key.
+Two forms verify (docs/trust-model.md):
+
+- **plain**: one signature over the event's canonical Avro single-object encoding (what
+  ``tidings events sign`` writes for console recipes, and a producer's batch of one);
+- **batch**: one signature over the Merkle root of a batch (``tidings.domain.merkle``); each
+  record carries its ``proof`` header and the batch's signature.
+
+A record re-injected in Avro JSON decodes to the same event and re-encodes to the same
+bytes, so either form still verifies; any change to any field does not.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Sequence
 from functools import lru_cache
+from typing import Protocol
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+from tidings.contracts import headers as h
+from tidings.domain import merkle
+
+OriginHeaders = dict[str, str]
+
+
+class RecordSigner(Protocol):
+    """What ``encode_event`` needs: the ``signer`` header value and the proof-of-origin
+    headers of one record (an Ed25519 ``Signer``, or a service's MAC signer)."""
+
+    @property
+    def client_id(self) -> str: ...
+
+    def origin_headers(self, record_key: bytes, value: bytes) -> OriginHeaders: ...
 
 
 def _b64(data: bytes) -> str:
@@ -26,7 +49,7 @@ def generate_private_key() -> str:
 
 
 class Signer:
-    """Signs on behalf of one client id (a direct producer, or the ingest service)."""
+    """Signs on behalf of one client id (a direct producer, or a replay identity)."""
 
     def __init__(self, client_id: str, private_key_b64: str) -> None:
         self.client_id = client_id
@@ -38,6 +61,27 @@ class Signer:
 
     def sign(self, data: bytes) -> str:
         return _b64(self._key.sign(data))
+
+    def origin_headers(self, record_key: bytes, value: bytes) -> OriginHeaders:
+        """The plain form: a signature over exactly the value written."""
+        return {h.SIGNER: self.client_id, h.SIGNATURE: self.sign(value)}
+
+    def sign_batch(self, records: Sequence[tuple[bytes, bytes]]) -> list[OriginHeaders]:
+        """Origin headers of each (record key, value): one signature for the whole batch.
+        A batch of one gets the plain form, which needs no proof."""
+        if len(records) == 1:
+            return [self.origin_headers(*records[0])]
+        root, paths = merkle.tree([merkle.leaf_hash(key, value) for key, value in records])
+        signature = self.sign(merkle.signed_message(root))
+        size = len(records)
+        return [
+            {
+                h.SIGNER: self.client_id,
+                h.SIGNATURE: signature,
+                h.PROOF: merkle.encode_proof(index, size, path),
+            }
+            for index, path in enumerate(paths)
+        ]
 
 
 def public_key_of(private_key_b64: str) -> str:
@@ -58,3 +102,33 @@ def verify(public_key_b64: str, data: bytes, signature_b64: str) -> bool:
     except (InvalidSignature, ValueError, binascii.Error):
         return False
     return True
+
+
+# Nodes proven under signed roots, shared by every verification in this process.
+_PROVEN = merkle.ProvenNodes()
+
+
+def verify_root(public_key_b64: str, root: bytes, signature_b64: str) -> bool:
+    """True only for a signature by this key over this batch root."""
+    return verify(public_key_b64, merkle.signed_message(root), signature_b64)
+
+
+def verify_record(
+    public_key_b64: str, record_key: bytes, value: bytes, signature_b64: str, proof: str | None
+) -> bool:
+    """Either form: plain (no ``proof``) over the value, or batch: the record's leaf under a
+    root this key signed (one Ed25519 verification per batch, see ``merkle``)."""
+    if proof is None:
+        return verify(public_key_b64, value, signature_b64)
+    return merkle.verify_leaf(
+        merkle.leaf_hash(record_key, value),
+        proof,
+        public_key_b64,
+        lambda root: verify_root(public_key_b64, root, signature_b64),
+        _PROVEN,
+    )
+
+
+def forget_proven_nodes() -> None:
+    """Drop every proven node (benchmarks measuring cold batches; tests)."""
+    _PROVEN.clear()

@@ -39,12 +39,22 @@ class PartitionReader:
     """Reads chosen partitions of one topic, ``read_committed`` by default; no group is joined."""
 
     def __init__(
-        self, settings: Settings, client_suffix: str, topic: str, *, read_committed: bool = True
+        self,
+        settings: Settings,
+        client_suffix: str,
+        topic: str,
+        *,
+        read_committed: bool = True,
+        prefetch_kbytes: int | None = None,
     ) -> None:
+        """``prefetch_kbytes`` caps what librdkafka buffers ahead of ``take`` (its default is
+        64 MB per consumer): a restore reading millions of records keeps its memory flat."""
         self.topic = topic
-        self._consumer = Consumer(
-            consumer_config(settings, client_suffix, None, read_committed=read_committed)
-        )
+        conf = consumer_config(settings, client_suffix, None, read_committed=read_committed)
+        if prefetch_kbytes is not None:
+            conf["queued.max.messages.kbytes"] = prefetch_kbytes
+            conf["fetch.max.bytes"] = min(prefetch_kbytes * 1024, 50 << 20)
+        self._consumer = Consumer(conf)
 
     def partitions(self, timeout_s: float = 10.0) -> list[int]:
         meta = self._consumer.list_topics(self.topic, timeout=timeout_s).topics.get(self.topic)
@@ -74,6 +84,19 @@ class PartitionReader:
                 TopicPartition(self.topic, p), timeout=timeout_s
             )
             out[p] = high
+        return out
+
+    def watermarks(
+        self, partitions: Iterable[int], timeout_s: float = 10.0
+    ) -> dict[int, tuple[int, int]]:
+        """``(log start, high watermark)`` per partition, as of now: a reader resuming from a
+        stored offset outside that range has missed records (deleted, or a recreated topic)."""
+        out: dict[int, tuple[int, int]] = {}
+        for p in partitions:
+            low, high = self._consumer.get_watermark_offsets(
+                TopicPartition(self.topic, p), timeout=timeout_s
+            )
+            out[p] = (low, high)
         return out
 
     def positions(self, partitions: Iterable[int]) -> dict[int, int]:

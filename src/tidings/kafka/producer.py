@@ -11,7 +11,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from confluent_kafka import KafkaError, Message
+from confluent_kafka import KafkaError, KafkaException, Message
 from confluent_kafka import Producer as Producer  # re-exported: the type of durable_producer
 
 from tidings.contracts.headers import Headers
@@ -103,8 +103,15 @@ class AsyncProducer:
             self._producer.poll(0.05)
 
     async def produce(
-        self, topic: str, key: bytes | None, value: bytes | None, headers: Headers | None = None
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes | None,
+        headers: Headers | None = None,
+        timestamp_ms: int = 0,
     ) -> Message:
+        """``timestamp_ms`` (0: now) becomes the record's CreateTime: the events topic's time
+        index then finds an event by its ``accepted_at``."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Message] = loop.create_future()
 
@@ -114,11 +121,24 @@ class AsyncProducer:
 
         try:
             self._producer.produce(
-                topic, key=key, value=value, headers=headers, on_delivery=on_delivery
+                topic,
+                key=key,
+                value=value,
+                headers=headers,
+                on_delivery=on_delivery,
+                timestamp=timestamp_ms,
             )
         except BufferError as exc:  # local queue full: backpressure, not memory growth
             raise Unavailable("too many writes in flight") from exc
         return await future
+
+    def broker_answers(self, timeout_s: float) -> bool:
+        """A metadata round trip (readiness: the broker answers now)."""
+        try:
+            self._producer.list_topics(timeout=timeout_s)
+        except KafkaException:
+            return False
+        return True
 
     def flush(self, timeout_s: float = 10.0) -> int:
         return int(self._producer.flush(timeout_s))

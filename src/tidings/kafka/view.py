@@ -13,7 +13,10 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
+from confluent_kafka import Message
+
 from tidings.kafka.consumer import BEGINNING, PartitionReader
+from tidings.kafka.records import RawRecord
 from tidings.logs import get_logger
 from tidings.settings import Settings
 
@@ -37,13 +40,28 @@ class CompactedView:
         *,
         name: str | None = None,
         read_committed: bool = True,
+        apply_record: Callable[[RawRecord], None] | None = None,
+        window_ms: int | None = None,
+        prefetch_kbytes: int | None = None,
     ) -> None:
+        """``apply_record`` (instead of ``apply``) receives whole records, headers and
+        timestamp included. ``window_ms`` reads only what was appended within that window
+        before the start (a view of recent records of a log that is kept forever)."""
         self.topic = topic
         self.name = name or topic
         self._apply = apply
+        self._apply_record = apply_record
+        self._window_ms = window_ms
+        self._waiters = 0
         self._reader = PartitionReader(
-            settings, f"view-{self.name}", topic, read_committed=read_committed
+            settings,
+            f"view-{self.name}",
+            topic,
+            read_committed=read_committed,
+            prefetch_kbytes=prefetch_kbytes,
         )
+        self._settings = settings
+        self._barrier: PartitionReader | None = None  # made on first use
         self._ready = threading.Event()
         self._stop = threading.Event()
         self._positions: dict[int, int] = {}
@@ -72,20 +90,34 @@ class CompactedView:
         """Read-your-writes: block until the record at ``offset`` has been applied."""
         deadline = time.monotonic() + timeout_s
         with self._lock:
-            while self._positions.get(partition, 0) <= offset:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return False
-                self._lock.wait(remaining)
+            self._waiters += 1
+            try:
+                while self._positions.get(partition, 0) <= offset:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        return False
+                    self._lock.wait(remaining)
+            finally:
+                self._waiters -= 1
         return True
 
     def high_watermarks(self) -> dict[int, int]:
-        """Where every partition of the topic ends now (a read-your-writes target)."""
-        return self._reader.high_watermarks()
+        """Where every partition of the topic ends now (a read-your-writes target).
+
+        Asks the broker through a consumer of its own: the view's consumer is busy on the
+        view's thread, and librdkafka serialises calls on one handle behind ``consume``."""
+        with self._lock:
+            if self._barrier is None:
+                self._barrier = PartitionReader(
+                    self._settings, f"view-{self.name}-barrier", self.topic
+                )
+            barrier = self._barrier
+        return barrier.high_watermarks()
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join(timeout=5)
+        if self._thread.ident is not None:  # started
+            self._thread.join(timeout=5)
 
     def _targets(self) -> dict[int, int]:
         return self._reader.high_watermarks()
@@ -101,33 +133,66 @@ class CompactedView:
                 self._stop.wait(1.0)
         else:
             return
-        self._reader.assign(dict.fromkeys(targets, BEGINNING))
+        starts = self._starts(targets)
+        if starts is None:  # stopped while preparing
+            return
+        self._reader.assign(starts)
         started = time.monotonic()
         self._check_ready(targets, started)
         while not self._stop.is_set():
-            for msg in self._reader.take(1000, wait_s=0.2):
-                partition, offset = msg.partition(), msg.offset()
-                if partition is None or offset is None:
-                    continue
-                try:
-                    self._apply(msg.key(), msg.value(), partition, offset)
-                except Exception:  # one bad record must not stop the view
-                    log.exception("view_apply_failed", view=self.name, offset=offset)
-                self.records += 1
-                with self._lock:
-                    self._positions[partition] = offset + 1
-                    self._lock.notify_all()
+            self._consume(self._reader.take(1000, wait_s=0.2))
             if not self._ready.is_set():
                 self._refresh_positions(targets)
                 self._check_ready(targets, started)
+            elif self._waiters:
+                # Someone waits for an offset that may be a transaction marker (never
+                # delivered as a record): the consumer's position moves past it.
+                self._refresh_positions(targets)
         self._reader.close()
+        if self._barrier is not None:
+            self._barrier.close()
+
+    def _starts(self, targets: dict[int, int]) -> dict[int, int] | None:
+        """Where to start reading each partition (a view over local stores resumes from its
+        checkpoints); None when the view was stopped meanwhile."""
+        if self._window_ms is None:
+            return dict.fromkeys(targets, BEGINNING)
+        since = int(time.time() * 1000) - self._window_ms
+        found = self._reader.offsets_for_time(targets, since)
+        # Nothing in the window: start at the end as it is now. What lies before the start is,
+        # for this view, already applied (a consumer reports no position for a partition it
+        # has consumed nothing from, so readiness could not see it otherwise).
+        starts = {p: (o if o >= 0 else targets[p]) for p, o in found.items()}
+        with self._lock:
+            self._positions.update(starts)
+        return starts
+
+    def _consume(self, msgs: list[Message]) -> None:
+        """Apply one ``take`` of records, then publish how far each partition got."""
+        for msg in msgs:
+            partition, offset = msg.partition(), msg.offset()
+            if partition is None or offset is None:
+                continue
+            try:
+                if self._apply_record is not None:
+                    self._apply_record(RawRecord.of(msg))
+                else:
+                    self._apply(msg.key(), msg.value(), partition, offset)
+            except Exception:  # one bad record must not stop the view
+                log.exception("view_apply_failed", view=self.name, offset=offset)
+            self.records += 1
+            with self._lock:
+                self._positions[partition] = offset + 1
+                self._lock.notify_all()
 
     def _refresh_positions(self, targets: dict[int, int]) -> None:
         # Compaction and transaction markers leave gaps: the consumer's position, not the last
         # record's offset, says how far a partition has been read.
-        for partition, offset in self._reader.positions(targets).items():
-            with self._lock:
+        positions = self._reader.positions(targets)
+        with self._lock:
+            for partition, offset in positions.items():
                 self._positions[partition] = max(self._positions.get(partition, 0), offset)
+            self._lock.notify_all()
 
     def _check_ready(self, targets: dict[int, int], started: float) -> None:
         with self._lock:

@@ -21,7 +21,7 @@ import orjson
 from tidings.contracts import headers as h
 from tidings.contracts.codec import Codec
 from tidings.contracts.partitioning import tenant_partition
-from tidings.contracts.state import Stage, latest_per_event, state_record
+from tidings.contracts.state import Stage, latest_per_event, stage_time, state_record
 from tidings.contracts.topics import Topics, state_key
 from tidings.kafka.records import Outgoing
 from tidings.ops.batch_write import write_all
@@ -65,21 +65,31 @@ def gather(settings: Settings, codec: Codec, tenant: str | None) -> dict[Key, Ev
             summary = orjson.loads(h.to_dict(raw.headers).get(h.RESOLUTION) or b"{}")
             e.chunks[rec["chunk"]] = (rec, summary, raw.timestamp)
     for spec in topics.deliveries.values():
-        for raw, rec in _records(settings, codec, spec.name, "delivery", Selection()):
+        for _raw, rec in _records(settings, codec, spec.name, "delivery", Selection()):
             if (e := found.get((rec["tenant"], rec["event_id"]))) is not None:
                 e.delivered.add((rec["user_id"], rec["channel"]))
                 e.counts[rec["channel"]] += 1
-                e.last_delivery_at = max(e.last_delivery_at, raw.timestamp)
-    for raw, rec in _records(settings, codec, topics.dlq.name, "dead_letter", Selection()):
+                # fan-out writes its state record with its chunk's `requested_at`
+                e.last_delivery_at = max(e.last_delivery_at, int(rec["requested_at"]))
+    for _raw, rec in _records(settings, codec, topics.dlq.name, "dead_letter", Selection()):
         e = found.get((rec.get("tenant") or "", rec.get("event_id") or ""))
         if e is not None and rec["outcome"] in ("rejected", "failed"):
-            e.dead, e.dead_at = rec, raw.timestamp
+            # the resolver writes the state and its dead letter with one time: the record's
+            e.dead, e.dead_at = rec, int(rec["at"])
     return found
 
 
 def derive(e: Evidence, channels: set[str]) -> dict[str, Any]:
+    """The state record the services wrote last for this event, as they write it: its
+    history, times and counts all come from records on the log."""
     ev = e.event
-    base = {"type_": ev["type"]}
+    source = ev.get("source") or {}
+    base = {
+        "type_": ev["type"],
+        "accepted_at": ev["accepted_at"],
+        "client_id": source.get("client_id"),
+        "source_reference": source.get("reference"),
+    }
     if e.chunks:  # processed; a dead letter beside it is a refused duplicate
         return _resolved(e, channels)
     if e.dead is not None:
@@ -104,10 +114,12 @@ def derive(e: Evidence, channels: set[str]) -> dict[str, Any]:
             error_class=e.dead["error_class"],
             detail=f"gave up after {n} attempts",
             at=e.dead_at,
+            history=_history(ev, attempts),
         )
     if e.retries:
         last = max(e.retries, key=lambda r: r["attempt"])
         attempt = last["attempt"] - 1
+        attempts = last["attempts"] or []
         return state_record(
             ev["event_id"],
             ev["tenant"],
@@ -115,15 +127,31 @@ def derive(e: Evidence, channels: set[str]) -> dict[str, Any]:
             **base,
             attempt=attempt,
             next_attempt_at=last["not_before"],
-            error_class=(last["attempts"] or [{}])[-1].get("error_class"),
+            error_class=(attempts or [{}])[-1].get("error_class"),
             detail="a transient failure; will retry",
+            at=int(attempts[-1]["at"]) if attempts else e.at,
+            history=_history(ev, attempts),
         )
     return state_record(ev["event_id"], ev["tenant"], Stage.ACCEPTED, **base, at=e.at)
+
+
+def _history(event: dict[str, Any], attempts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """An attempt's history as the resolver writes it: each earlier attempt's retry, then the
+    last attempt's start (its outcome record appends itself)."""
+    history = [stage_time(Stage.ACCEPTED, int(event["accepted_at"]))]
+    if not attempts:
+        return history
+    *past, last = attempts
+    history += [stage_time(Stage.RETRYING, int(a["at"]), int(a["attempt"])) for a in past]
+    history.append(stage_time(Stage.RESOLVING, int(last["at"]), int(last["attempt"])))
+    return history
 
 
 def _resolved(e: Evidence, channels: set[str]) -> dict[str, Any]:
     ev = e.event
     first, summary, resolved_at = e.chunks[min(e.chunks)]
+    told = [h for h in summary.get("history") or [] if h["stage"] == Stage.RESOLVED.value]
+    resolved_at = int(told[-1]["at"]) if told else resolved_at  # the resolver's own time
     total = first["chunks"]
     done = 0
     while done in e.chunks and all(
@@ -134,11 +162,16 @@ def _resolved(e: Evidence, channels: set[str]) -> dict[str, Any]:
     ):
         done += 1
     stage = Stage.DISPATCHED if done >= total else Stage.RESOLVED
+    source = ev.get("source") or {}
     return state_record(
         ev["event_id"],
         ev["tenant"],
         stage,
         type_=ev["type"],
+        accepted_at=ev["accepted_at"],
+        client_id=source.get("client_id"),
+        source_reference=source.get("reference"),
+        history=summary.get("history") or [],
         chunks_done=done,
         recipients=summary.get("recipients"),
         chunks=total,

@@ -48,11 +48,19 @@ def trace(
         for spec in topics.deliveries.values()
         for record in _find(settings, codec, spec, Selection(), event_id)
     ]
+    states = _find(settings, codec, topics.state, own, event_id)
+    originals = [s["value"] for s in states if s["value"] and not s["value"].get("replay_id")]
+    newest = max(originals, key=lambda v: int(v["seq"]), default=None)
     return {
         "event_id": event_id,
         "tenant": tenant,
         "events": events,
-        "states": _find(settings, codec, topics.state, own, event_id),
+        # Every stage the event went through, with its time: the newest state record tells
+        # the whole story (`accepted` alone while the resolver has not seen it yet).
+        "history": newest["history"]
+        if newest
+        else [{"stage": "accepted", "at": events[0]["timestamp"]}],
+        "states": states,
         "retries": _find(settings, codec, topics.retry, own, event_id),
         "resolved": _find(settings, codec, topics.resolved, own, event_id),
         "deliveries": sorted(deliveries, key=lambda d: (d["timestamp"], d["topic"], d["offset"])),

@@ -9,8 +9,11 @@ from tidings.contracts.state import now_ms
 from tidings.kafka.records import RawRecord
 
 
-def attempt_entry(attempt: int, error_class: str, detail: str) -> dict[str, Any]:
-    return {"attempt": attempt, "at": now_ms(), "error_class": error_class, "detail": detail[:500]}
+def attempt_entry(
+    attempt: int, error_class: str, detail: str, at: int | None = None
+) -> dict[str, Any]:
+    at = now_ms() if at is None else at
+    return {"attempt": attempt, "at": at, "error_class": error_class, "detail": detail[:500]}
 
 
 def backoff_ms(attempt: int, base_ms: int, cap_ms: int) -> int:
@@ -28,6 +31,7 @@ def dead_letter(
     tenant: str | None,
     attempts: list[dict[str, Any]] | None = None,
     original: tuple[bytes | None, bytes | None, dict[str, bytes]] | None = None,
+    at: int | None = None,
 ) -> dict[str, Any]:
     """A ``dead_letter`` value. ``original`` overrides the message's own key/value/headers
     (a retry record dead-letters the event it carried, not its envelope)."""
@@ -45,7 +49,7 @@ def dead_letter(
         "original_value": value,
         "original_headers": headers,
         "attempts": attempts or [],
-        "at": now_ms(),
+        "at": now_ms() if at is None else at,
     }
 
 

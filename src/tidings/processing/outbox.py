@@ -30,6 +30,7 @@ class Outbox:
         self.retries = 0
         self.dead_letters: Counter[str] = Counter()
         self.latencies: list[float] = []
+        self.handled = 0  # input records handled in this transaction
 
     def produce(
         self,

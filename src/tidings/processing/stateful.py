@@ -10,7 +10,7 @@ from tidings.contracts.topics import Topics
 from tidings.kafka.records import RawRecord
 from tidings.processing.deadletter import dead_letter
 from tidings.processing.outbox import Outbox
-from tidings.processing.restore import PartitionedStates, StateTail
+from tidings.processing.restore import StateTail, processing_states
 from tidings.processing.writes import PendingStates, Writes
 from tidings.settings import Settings
 
@@ -20,21 +20,20 @@ class StatefulHandler:
         self._topics = Topics(settings)
         self._codec = codec
         self._writes = Writes(self._topics, codec)
-        self.states = PartitionedStates(codec)
+        self.states = processing_states(settings, codec, service)
         suffix = f"{service}-{settings.processing.instance_id}"
-        self._tail = StateTail(settings, codec, suffix, self.states.apply)
+        self._tail = StateTail(settings, codec, suffix, self.states)
         self._pending = PendingStates()
         # Input topic -> the record it carries, for the default ``decode``.
         self._records: dict[str, str] = {}
 
     def on_assign(self, partitions: list[int]) -> None:
-        self.states.keep_only(partitions)
-        self._tail.assign(partitions)
+        self._tail.assign(partitions)  # revoked partitions' stores close, new ones restore
 
     def on_commit(self) -> None:
-        for partition, record, value in self._pending:
-            self.states.apply(partition, record, value)
+        self.states.apply_committed(self._pending)
         self._pending.clear()
+        self._tail.follow()  # keeps the checkpoints near the end (bounded restarts)
 
     def on_abort(self) -> None:
         self._pending.clear()

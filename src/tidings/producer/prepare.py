@@ -1,17 +1,22 @@
-"""One event, prepared exactly as the HTTP endpoint prepares it: validated, encoded, signed.
+"""Events prepared exactly as the HTTP endpoint prepares them: validated, encoded, signed.
 
 The library and the ingest service share ``tidings.domain.envelope`` for every step, so a request
 gets the same answer (and error code) on either path and the records they write differ only
-in event id, times and signature. The directory is not consulted here (``directory=None``):
+in event id, times and proof of origin. The directory is not consulted here (``directory=None``):
 recipient existence is checked by the resolver, which turns unknown users into ``skipped``.
+
+Signing is split from encoding so a producer signs a whole batch at once: ``encode`` validates
+and encodes one event (raising what the endpoint would answer), ``sign`` gives a batch one
+Ed25519 signature over its Merkle root (docs/trust-model.md), ``prepare`` does both for one.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
+from tidings.contracts import headers as h
 from tidings.contracts.codec import Codec
 from tidings.contracts.headers import Headers
 from tidings.contracts.topics import event_key
@@ -20,8 +25,9 @@ from tidings.domain.envelope import (
     NotificationRequest,
     build_envelope,
     canonical_json,
-    encode_event,
+    encode_unsigned,
     parse_request,
+    request_fingerprint,
     validate_request,
 )
 from tidings.domain.idempotency import check_key
@@ -33,13 +39,18 @@ from tidings.settings import LimitSettings
 
 @dataclass(frozen=True)
 class PreparedEvent:
-    """What goes on the events topic: key (tenant), Avro value, headers with the signature."""
+    """What goes on the events topic: key (tenant), Avro value, headers (with the proof of
+    origin once signed)."""
 
     event_id: str
     key: bytes
     value: bytes
     headers: Headers
     envelope: dict[str, Any]
+
+    @property
+    def signed(self) -> bool:
+        return any(name == h.SIGNATURE for name, _ in self.headers)
 
 
 class EventPreparer:
@@ -67,7 +78,16 @@ class EventPreparer:
         request: Mapping[str, Any] | NotificationRequest,
         idempotency_key: str | None = None,
     ) -> PreparedEvent:
-        """Raise the same ``TidingsError`` the endpoint would answer with, or encode."""
+        """Raise the same ``TidingsError`` the endpoint would answer with, or encode and sign
+        (plain signature: a batch of one)."""
+        return self.sign([self.encode(request, idempotency_key)])[0]
+
+    def encode(
+        self,
+        request: Mapping[str, Any] | NotificationRequest,
+        idempotency_key: str | None = None,
+    ) -> PreparedEvent:
+        """Raise the same ``TidingsError`` the endpoint would answer with, or encode (unsigned)."""
         check_key(idempotency_key)
         if isinstance(request, NotificationRequest):
             parsed = request
@@ -83,9 +103,19 @@ class EventPreparer:
             tenant=self.tenant,
             client_id=self.signer.client_id,
             idempotency_key=idempotency_key,
+            fingerprint=request_fingerprint(parsed),  # what makes a retry "the same request"
         )
-        value, headers = encode_event(self._codec, envelope, self.signer)
-        return PreparedEvent(envelope["event_id"], event_key(self.tenant), value, headers, envelope)
+        value, headers = encode_unsigned(self._codec, envelope)
+        key = event_key(self.tenant)
+        return PreparedEvent(envelope["event_id"], key, value, h.to_list(headers), envelope)
+
+    def sign(self, events: Sequence[PreparedEvent]) -> list[PreparedEvent]:
+        """The same events with their proof of origin: one signature for the whole batch."""
+        origins = self.signer.sign_batch([(e.key, e.value) for e in events])
+        return [
+            replace(e, headers=[*e.headers, *h.to_list(origin)])
+            for e, origin in zip(events, origins, strict=True)
+        ]
 
     def _require_type(self, event_type: str) -> None:
         require_type(self._event_types, event_type)

@@ -47,6 +47,7 @@ from types import TracebackType
 from typing import Any
 
 from rocksdict import (
+    BlockBasedIndexType,
     BlockBasedOptions,
     Cache,
     DBCompressionType,
@@ -173,6 +174,14 @@ class StoreConfig:
         table.set_cache_index_and_filter_blocks(True)
         table.set_pin_l0_filter_and_index_blocks_in_cache(True)
         table.set_bloom_filter(10, False)
+        # Partitioned index and filters, cached in 4 KB pieces: a whole-file filter of a
+        # 32 MB table (megabytes for millions of index keys) exceeds one shard of the cache,
+        # is evicted as soon as it is read, and every get would parse it again (~1.5 ms per
+        # get at 1M users instead of ~10 us). Only the small top level stays pinned.
+        table.set_index_type(BlockBasedIndexType.two_level_index_search())
+        table.set_partition_filters(True)
+        table.set_metadata_block_size(4096)
+        table.set_pin_top_level_index_and_filter(True)
         opts.set_block_based_table_factory(table)
         return opts
 
@@ -334,11 +343,39 @@ class PartitionStore:
         _check_key(key)
         return _get(self.path, self._live(), key)
 
+    def get_many(self, keys: list[bytes]) -> list[bytes | None]:
+        """``get`` of each key in one call (RocksDB's MultiGet): a large audience is read
+        without a Python round trip per key."""
+        for key in keys:
+            _check_key(key)
+        if not keys:
+            return []
+        db = self._live()
+        try:
+            wanted: list[str | int | float | bytes | bool] = list(keys)
+            values = db.get(wanted)
+        except Exception as exc:
+            raise _translate(self.path, exc) from exc
+        if not isinstance(values, list) or len(values) != len(keys):
+            raise StoreCorrupt(self.path, "multi-get returned no list")
+        for value in values:
+            if value is not None and not isinstance(value, bytes):
+                raise StoreCorrupt(self.path, "a value is not bytes")
+        return values
+
+    def iter_keys(self, prefix: bytes) -> Iterator[bytes]:
+        """Every key starting with ``prefix``, in key order, values not read into Python."""
+        for key, _ in self._iterate(prefix, values=False):
+            yield key
+
     def iter_prefix(self, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
         """``(key, value)`` for every key starting with ``prefix``, in key order.
 
         A damaged block ends the iteration with ``StoreCorrupt``, never silently early.
         """
+        return self._iterate(prefix, values=True)
+
+    def _iterate(self, prefix: bytes, *, values: bool) -> Iterator[tuple[bytes, bytes]]:
         db = self._live()
         # Seek past the reserved namespace. No iterate_lower_bound: rocksdict 0.3 does not
         # apply raw mode to it (the scan comes back empty); the upper bound is raw.
@@ -351,7 +388,7 @@ class PartitionStore:
         try:
             it.seek(lower)
             while it.valid():
-                yield it.key(), it.value()
+                yield it.key(), it.value() if values else b""
                 it.next()
             it.status()
         except Exception as exc:
@@ -360,7 +397,7 @@ class PartitionStore:
     def members(self, index: str, *parts: str) -> Iterator[str]:
         """The members of one index entry, e.g. ``members("role", tenant, role)`` -> users."""
         prefix = index_prefix(index, *parts)
-        for key, _ in self.iter_prefix(prefix):
+        for key in self.iter_keys(prefix):
             yield _unescape(key[len(prefix) :])
 
     def verify(self) -> int:

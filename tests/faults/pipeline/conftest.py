@@ -1,8 +1,14 @@
-"""The pipeline fixtures of tests/integration/pipeline, reused for the fault tests."""
+"""Fault fixtures of the pipeline: the small topics of tests/integration/pipeline; the
+service factory comes from tests/support/pipeline.py."""
 
-from tests.integration.pipeline.conftest import (  # noqa: F401 - pytest fixtures
-    log_dir,
-    pipeline,
-    settings,
-    start_service,
-)
+from __future__ import annotations
+
+import pytest
+
+from tests.support.pipeline import pipeline_settings
+from tidings.settings import Settings
+
+
+@pytest.fixture(scope="module")
+def settings(kafka_bootstrap: str, request: pytest.FixtureRequest) -> Settings:
+    return pipeline_settings(kafka_bootstrap, request)

@@ -11,8 +11,7 @@ import random
 import time
 
 from tests.faults.pipeline.workload import Workload
-from tests.integration.pipeline.conftest import ServiceFactory
-from tests.integration.pipeline.harness import Service, wait_states
+from tests.support.pipeline import Service, ServiceFactory, wait_states
 from tidings.contracts.topics import Topics
 from tidings.settings import Settings
 

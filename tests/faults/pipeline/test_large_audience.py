@@ -8,8 +8,13 @@ import os
 import time
 from collections import Counter
 
-from tests.integration.pipeline.conftest import ServiceFactory
-from tests.integration.pipeline.harness import DirectProducer, deliveries, load_users, wait_states
+from tests.support.pipeline import (
+    DirectProducer,
+    ServiceFactory,
+    deliveries,
+    load_users,
+    wait_states,
+)
 from tidings.contracts.partitioning import tenant_partition
 from tidings.contracts.topics import Topics
 from tidings.settings import Settings

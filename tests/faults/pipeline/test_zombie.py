@@ -9,8 +9,7 @@ import time
 from collections import Counter
 
 from tests.faults.pipeline.workload import Workload
-from tests.integration.pipeline.conftest import ServiceFactory
-from tests.integration.pipeline.harness import read_topic, wait_states
+from tests.support.pipeline import ServiceFactory, read_topic, wait_states
 from tidings.contracts.topics import Topics
 from tidings.settings import Settings
 

@@ -8,7 +8,7 @@ import time
 from collections import Counter
 from typing import Any
 
-from tests.integration.pipeline.harness import POLICY, DirectProducer, deliveries, load_users
+from tests.support.pipeline import POLICY, DirectProducer, deliveries, load_users
 from tidings.settings import Settings
 
 TENANTS = [f"t{i}" for i in range(6)]

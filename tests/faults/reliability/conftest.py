@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.kafka_support import delete_topics
+from tests.support.kafka import delete_topics
 from tests.support.report import Figures, record
 from tests.support.stack import CHANNELS, USERS, Stack, provision
 from tidings.settings import Settings, TopicSettings

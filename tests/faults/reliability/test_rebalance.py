@@ -14,9 +14,8 @@ import pytest
 
 from tests.faults.pipeline.workload import TENANTS, Workload
 from tests.faults.reliability.conftest import report
-from tests.integration.pipeline.conftest import ServiceFactory, pipeline, start_service  # noqa: F401
-from tests.integration.pipeline.harness import Service
 from tests.support.outcome import figures
+from tests.support.pipeline import Service, ServiceFactory
 from tidings.contracts.topics import Topics
 from tidings.settings import Settings
 
@@ -27,9 +26,9 @@ CHANNELS = ("in_app", "email")
 
 @pytest.mark.timeout(900)
 def test_kills_and_a_joining_leaving_resolver_lose_and_duplicate_nothing(
-    pipeline: Topics,  # noqa: F811
+    pipeline: Topics,
     settings: Settings,
-    start_service: ServiceFactory,  # noqa: F811
+    start_service: ServiceFactory,
 ) -> None:
     rng = random.Random(int(os.environ.get("TIDINGS_FAULT_SEED", "11")))
     services: dict[str, Service] = {

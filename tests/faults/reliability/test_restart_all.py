@@ -12,9 +12,9 @@ import httpx
 import pytest
 
 from tests.faults.reliability.conftest import TEAM, report
-from tests.integration.pipeline.harness import register_schemas
 from tests.support.load import URL, team_body
 from tests.support.outcome import figures, wait_dispatched
+from tests.support.pipeline import register_schemas
 from tests.support.stack import Stack, api_client
 from tidings.settings import Settings
 

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tests.kafka_support import delete_topics, unique_prefix
+from tests.support.kafka import delete_topics, unique_prefix
 from tidings.contracts.topics import Topics
 from tidings.settings import Settings
 

@@ -1,4 +1,4 @@
-"""Hostile-input fixtures: the ingest process of tests/integration/ingest with a short body
+"""Hostile-input fixtures: the ingest process of tests/support/ingest.py with a short body
 deadline, a client, and the offsets of every topic a request could append to (a rejected
 request must leave them as they were)."""
 
@@ -11,12 +11,7 @@ import httpx
 import pytest
 from confluent_kafka import Consumer, TopicPartition
 
-from tests.integration.ingest.conftest import (  # noqa: F401 - pytest fixtures
-    EXAMPLE,
-    IngestProcess,
-    new_client,
-    seeded,
-)
+from tests.support.ingest import IngestProcess, new_client
 from tidings.contracts.topics import Topics
 from tidings.kafka.config import consumer_config
 from tidings.ops.admin import CreatedClient
@@ -43,10 +38,10 @@ CREATE_CODES = {
 
 @pytest.fixture(scope="module")
 def ingest(
-    seeded: Settings,  # noqa: F811 - the imported fixture
+    seeded: Settings,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[IngestProcess]:
-    """The ingest of tests/integration/ingest with a short body deadline."""
+    """The ingest of tests/support/ingest.py with a short body deadline."""
     proc = IngestProcess(
         seeded,
         tmp_path_factory.mktemp("hostile"),

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.integration.hostile.conftest import Offsets, assert_documented
-from tests.integration.ingest.conftest import EXAMPLE, IngestProcess
+from tests.support.ingest import EXAMPLE, IngestProcess
 
 URL = "/api/v1/notifications"
 JSON = {"Content-Type": "application/json"}

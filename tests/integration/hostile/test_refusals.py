@@ -16,7 +16,7 @@ import orjson
 import pytest
 
 from tests.integration.hostile.conftest import BODY_TIMEOUT_S, Offsets, assert_documented
-from tests.integration.ingest.conftest import EXAMPLE, IngestProcess
+from tests.support.ingest import EXAMPLE, IngestProcess
 from tidings.ops.admin import CreatedClient
 
 URL = "/api/v1/notifications"

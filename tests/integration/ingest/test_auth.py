@@ -8,10 +8,9 @@ import time
 import httpx
 import pytest
 
+from tests.support.ingest import EXAMPLE, IngestProcess, new_client
 from tidings.domain.clients import SCOPE_READ, SCOPE_WRITE
 from tidings.stores.clients import put_client
-
-from .conftest import EXAMPLE, IngestProcess, new_client
 
 URL = "/api/v1/notifications"
 

@@ -8,7 +8,7 @@ import subprocess
 import time
 from typing import Any
 
-from .conftest import BIN, EXAMPLE, IngestProcess, wait_visible
+from tests.support.ingest import BIN, EXAMPLE, IngestProcess, wait_visible
 
 URL = "/api/v1/notifications"
 

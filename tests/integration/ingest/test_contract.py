@@ -14,9 +14,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from tests.support.ingest import EXAMPLE, IngestProcess
 from tidings.ops.admin import CreatedClient
-
-from .conftest import EXAMPLE, IngestProcess
 
 CHECKS = [
     not_a_server_error,

@@ -6,17 +6,18 @@ import time
 import uuid
 
 import httpx
+import pytest
 
+from tests.support.ingest import EXAMPLE, IngestProcess
 from tidings.contracts import headers as h
 from tidings.contracts.codec import Codec
 from tidings.contracts.partitioning import tenant_partition
 from tidings.domain.clients import ClientRegistry
-from tidings.domain.origin import verify_origin
+from tidings.domain.origin import OriginRejected, verify_origin
 from tidings.ops.admin import CreatedClient
+from tidings.service_keys import service_key_ring
 from tidings.stores.clients import clients_view
-from tidings.stores.state import StateStore
 
-from .conftest import EXAMPLE, IngestProcess
 from .records import read_all
 
 
@@ -59,7 +60,7 @@ def test_event_is_on_the_events_topic_keyed_by_tenant_with_headers(
     assert event["source"]["client_id"] == acme.client.client_id
 
 
-def test_event_signature_verifies_against_the_ingest_identity(
+def test_event_origin_verifies_with_the_service_key_ring(
     http: httpx.Client, ingest: IngestProcess
 ) -> None:
     event_id = http.post("/api/v1/notifications", json=EXAMPLE).json()["id"]
@@ -69,26 +70,39 @@ def test_event_signature_verifies_against_the_ingest_identity(
         for m in read_all(ingest.settings, topic)
         if h.to_dict(m.headers()).get(h.EVENT_ID) == event_id.encode()
     )
+    ring = service_key_ring(ingest.settings)  # the ring of the ingest's data dir
+    headers = h.to_dict(msg.headers())
+    assert h.text(headers, h.SIGNER) == f"svc/{ring.signing_key_id}"
     codec, registry = Codec(), ClientRegistry()
     view = clients_view(ingest.settings, codec, registry).start()
     try:
         assert view.wait_ready(30)
         _, event = codec.decode(msg.value(), expect="event")
-        verify_origin(event, msg.key(), h.to_dict(msg.headers()), msg.value(), registry)
+        verify_origin(event, msg.key(), headers, msg.value(), registry, ring)
+        tampered = codec.encode("event", {**event, "type": "content.deleted"})
+        with pytest.raises(OriginRejected, match="bad_signature"):
+            verify_origin(event, msg.key(), headers, tampered, registry, ring)
     finally:
         view.stop()
 
 
-def test_accepted_state_record_is_in_the_tenant_partition_of_the_state_topic(
+def test_the_event_is_the_only_record_written_and_accepted_is_derived_from_it(
     http: httpx.Client, ingest: IngestProcess
 ) -> None:
-    event_id = http.post("/api/v1/notifications", json=EXAMPLE).json()["id"]
-    topic = f"{ingest.settings.topic_prefix}state"
-    msgs = [m for m in read_all(ingest.settings, topic) if m.key() == f"acme/{event_id}".encode()]
-    assert [m.partition() for m in msgs] == [tenant_partition("acme", 12)]
-    store = StateStore()
-    store.apply(Codec().decode(msgs[0].value(), expect="state")[1])
-    assert store.get("acme", event_id)["stage"] == "accepted"
+    # One append per request: no state or idempotency record beside the event; the
+    # `accepted` answer comes from the log itself (the resolver writes the first state).
+    r = http.post("/api/v1/notifications", json=EXAMPLE, headers={"Idempotency-Key": "one"})
+    event_id = r.json()["id"]
+    prefix = ingest.settings.topic_prefix
+    events = [
+        m
+        for m in read_all(ingest.settings, f"{prefix}events")
+        if h.to_dict(m.headers()).get(h.EVENT_ID) == event_id.encode()
+    ]
+    assert [m.partition() for m in events] == [tenant_partition("acme", 12)]
+    assert read_all(ingest.settings, f"{prefix}state") == []
+    assert read_all(ingest.settings, f"{prefix}idempotency") == []
+    assert http.get(f"/api/v1/notifications/{event_id}").json()["status"] == "accepted"
 
 
 def test_request_does_not_wait_for_resolution(http: httpx.Client) -> None:

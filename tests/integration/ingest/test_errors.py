@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from .conftest import EXAMPLE
+from tests.support.ingest import EXAMPLE
 
 URL = "/api/v1/notifications"
 JSON = {"Content-Type": "application/json"}

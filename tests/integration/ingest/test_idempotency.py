@@ -10,9 +10,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from tests.support.ingest import EXAMPLE, IngestProcess, new_client
 from tidings.settings import Settings
-
-from .conftest import EXAMPLE, IngestProcess, new_client
 
 URL = "/api/v1/notifications"
 
@@ -21,7 +20,7 @@ URL = "/api/v1/notifications"
 def ingest(seeded: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[IngestProcess]:
     # A long group-commit window keeps a request in flight long enough to race it.
     proc = IngestProcess(
-        seeded, tmp_path_factory.mktemp("ingest"), TIDINGS_INGEST__BATCH_LINGER_MS="600"
+        seeded, tmp_path_factory.mktemp("ingest"), TIDINGS_KAFKA__LINGER_MS="600"
     ).start()
     yield proc
     proc.stop()
@@ -133,9 +132,11 @@ def test_second_replica_replays_a_completed_key(
     assert second.headers["idempotent-replayed"] == "true"
 
 
-def test_key_expires_after_the_configured_window(
+def test_a_key_reused_after_the_window_is_a_clear_422_not_a_silent_drop(
     seeded: Settings, tmp_path_factory: pytest.TempPathFactory, ingest: IngestProcess
 ) -> None:
+    # The key's event id (uuid5 of tenant and key) is taken for good: a new event under it
+    # would be dropped downstream as a duplicate, so the answer says so instead of 202.
     short = IngestProcess(
         seeded,
         tmp_path_factory.mktemp("window"),
@@ -146,10 +147,12 @@ def test_key_expires_after_the_configured_window(
         client = new_client(short)
         headers = key()
         with short.client(client.secret) as http:
-            assert http.post(URL, json=EXAMPLE, headers=headers).status_code == 202
+            first = http.post(URL, json=EXAMPLE, headers=headers)
+            assert first.status_code == 202
             time.sleep(2)
             other = http.post(URL, json={**EXAMPLE, "version": 1}, headers=headers)
     finally:
         short.stop()
-    assert other.status_code == 202
+    assert (other.status_code, other.json()["code"]) == (422, "idempotency_key_expired")
+    assert first.json()["id"] in other.json()["detail"]
     assert "idempotent-replayed" not in other.headers

@@ -9,10 +9,10 @@ import time
 import httpx
 import pytest
 
+from tests.support.ingest import EXAMPLE, IngestProcess, new_client
 from tidings.contracts import headers as h
 from tidings.settings import Settings
 
-from .conftest import EXAMPLE, IngestProcess, new_client
 from .records import read_all
 
 URL = "/api/v1/notifications"
@@ -50,7 +50,7 @@ def test_sigterm_finishes_in_flight_requests_and_exits_cleanly(
         seeded,
         tmp_path_factory.mktemp("shutdown"),
         TIDINGS_INGEST__INSTANCE_ID="ingest-s",
-        TIDINGS_INGEST__BATCH_LINGER_MS="800",  # requests sit in the group commit at SIGTERM
+        TIDINGS_KAFKA__LINGER_MS="800",  # requests sit in the producer at SIGTERM
     ).start()
     client = new_client(proc)
     answers: list[httpx.Response] = []

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .conftest import EXAMPLE, IngestProcess, new_client
+from tests.support.ingest import EXAMPLE, IngestProcess, new_client
 
 URL = "/api/v1/notifications"
 

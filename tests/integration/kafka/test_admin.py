@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 import pytest
 from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource
 
-from tests.kafka_support import delete_topics, unique_prefix
+from tests.support.kafka import delete_topics, unique_prefix
 from tidings.contracts.topics import Topics
 from tidings.kafka.admin import describe_topics, ensure_topics
 from tidings.settings import Settings, TopicSettings

@@ -9,7 +9,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from tests.kafka_support import module_settings
+from tests.support.kafka import module_settings
 from tidings.contracts.topics import Topics
 from tidings.ops.admin import CreatedClient, create_client, load_directory
 from tidings.settings import Settings, TopicSettings

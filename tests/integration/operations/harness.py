@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,6 +14,7 @@ from typing import Any
 
 import orjson
 
+from tests.support.ports import free_port
 from tidings.contracts.codec import Codec
 from tidings.contracts.state import newer
 from tidings.contracts.topics import Topics
@@ -41,12 +41,6 @@ BODY: dict[str, Any] = {
     "payload": {"content_id": "c-1", "title": "Q3"},
     "source": {"reference": "ops-test"},
 }
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Proc:

@@ -108,8 +108,10 @@ def test_trace_shows_the_event_its_states_in_order_and_its_deliveries(
     assert done.returncode == 0, done.stderr
     found = json.loads(done.stdout)
     stages = [s["value"]["stage"] for s in found["states"] if s["value"]["replay_id"] is None]
-    assert stages[0] == "accepted"
     assert stages[-1] == "dispatched"
+    history = [h["stage"] for h in found["history"]]
+    assert (history[0], history[-1]) == ("accepted", "dispatched")
+    assert [h["at"] for h in found["history"]] == sorted(h["at"] for h in found["history"])
     assert {d["value"]["event_id"] for d in found["deliveries"]} == {event_id}
     assert len(found["deliveries"]) >= 3
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import orjson
 
-from tests.integration.pipeline.harness import BIN, service_env
+from tests.support.pipeline import BIN, service_env
 from tidings.contracts.topics import Topics
 from tidings.settings import Settings
 

@@ -10,8 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.integration.pipeline.conftest import ServiceFactory
-from tests.integration.pipeline.harness import Service, deliveries, load_users
+from tests.support.pipeline import Service, ServiceFactory, deliveries, load_users
 from tidings.contracts.topics import Topics
 from tidings.domain.clients import SCOPE_READ, SCOPE_WRITE
 from tidings.ops.admin import create_client

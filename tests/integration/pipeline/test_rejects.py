@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from tests.integration.pipeline.conftest import ServiceFactory
-from tests.integration.pipeline.harness import (
+from tests.support.pipeline import (
     DirectProducer,
+    ServiceFactory,
     load_users,
     read_topic,
     wait_states,

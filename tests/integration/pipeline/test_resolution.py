@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from tests.integration.pipeline.conftest import ServiceFactory
-from tests.integration.pipeline.harness import (
+from tests.support.pipeline import (
     DirectProducer,
+    ServiceFactory,
     deliveries,
     load_users,
     read_topic,

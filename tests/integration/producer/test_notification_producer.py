@@ -1,19 +1,23 @@
-"""NotificationProducer against the real broker: acknowledged, signed, tenant-partitioned."""
+"""NotificationProducer against the real broker: acknowledged, batch-signed, tenant-partitioned."""
 
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
+from confluent_kafka import Message
 
 from tidings.contracts import headers as h
 from tidings.contracts.codec import Codec
 from tidings.contracts.partitioning import tenant_partition
 from tidings.contracts.topics import Topics
+from tidings.domain.clients import ClientRegistry
+from tidings.domain.origin import verify_origin
 from tidings.domain.signing import verify
 from tidings.errors import TidingsError
 from tidings.ops.admin import CreatedClient
-from tidings.producer import AsyncNotificationProducer, NotificationProducer
+from tidings.producer import Ack, AsyncNotificationProducer, NotificationProducer
 from tidings.settings import Settings
 from tidings.stores.schemas import SchemaRegistry
 
@@ -56,26 +60,77 @@ def test_events_land_in_the_tenants_murmur2_partition(
     assert ack.partition == tenant_partition("acme", topics.events.partitions)
 
 
-def test_the_written_record_decodes_and_its_signature_verifies(
+def written(settings: Settings, topic: str, event_ids: list[str]) -> list[Message]:
+    wanted = {event_id.encode() for event_id in event_ids}
+    return [
+        m for m in read_all(settings, topic) if h.to_dict(m.headers()).get(h.EVENT_ID) in wanted
+    ]
+
+
+def assert_origin_verifies(msg: Message, client: CreatedClient) -> None:
+    """Through the resolver's own check (``verify_origin``), with the producer registered."""
+    clients = ClientRegistry()
+    clients.put(client.client)
+    _, event = Codec().decode(msg.value() or b"", expect="event")
+    verify_origin(event, msg.key(), h.to_dict(msg.headers()), msg.value() or b"", clients)
+
+
+def test_the_written_record_decodes_and_its_origin_verifies(
     settings: Settings, topics: Topics, registry: SchemaRegistry, direct_client: CreatedClient
 ) -> None:
     with producer(settings, direct_client) as p:
         event_id = p.send(BODY, idempotency_key="verify-me")
         p.flush()
-    (msg,) = [
-        m
-        for m in read_all(settings, topics.events.name)
-        if h.to_dict(m.headers()).get(h.EVENT_ID) == event_id.encode()
-    ]
-    headers = h.to_dict(msg.headers())
+    (msg,) = written(settings, topics.events.name, [event_id])
     _, event = Codec().decode(msg.value() or b"", expect="event")
     assert event["tenant"] == "acme"
     assert msg.key() == b"acme"
+    assert_origin_verifies(msg, direct_client)
+
+
+def test_a_lone_event_is_signed_plainly_over_its_value(
+    settings: Settings, topics: Topics, registry: SchemaRegistry, direct_client: CreatedClient
+) -> None:
+    with producer(settings, direct_client) as p:
+        event_id = p.send(BODY)
+        p.flush()
+    (msg,) = written(settings, topics.events.name, [event_id])
+    headers = h.to_dict(msg.headers())
+    assert h.PROOF not in headers
     assert verify(
         direct_client.client.public_key or "",
         msg.value() or b"",
         h.text(headers, h.SIGNATURE) or "",
     )
+
+
+def test_events_sent_together_share_one_signature_per_batch_and_each_verifies(
+    settings: Settings, topics: Topics, registry: SchemaRegistry, direct_client: CreatedClient
+) -> None:
+    with producer(settings, direct_client, batch_size=50, batch_linger_ms=10_000) as p:
+        ids = [p.send(BODY) for _ in range(120)]
+        acks = p.flush()
+    assert all(a.acknowledged for a in acks)
+    msgs = written(settings, topics.events.name, ids)
+    assert len(msgs) == 120
+    headers = [h.to_dict(m.headers()) for m in msgs]
+    assert len({x[h.SIGNATURE] for x in headers}) == 3  # 50 + 50 + the 20 flush sealed
+    assert all(h.PROOF in x for x in headers)
+    for msg in msgs:
+        assert_origin_verifies(msg, direct_client)
+
+
+def test_a_send_is_written_after_the_linger_without_poll_or_flush(
+    settings: Settings, topics: Topics, registry: SchemaRegistry, direct_client: CreatedClient
+) -> None:
+    with producer(settings, direct_client, batch_linger_ms=20) as p:
+        event_id = p.send(BODY)
+        deadline = time.monotonic() + 20
+        while not written(settings, topics.events.name, [event_id]):
+            assert time.monotonic() < deadline, "the lingering event was never written"
+            time.sleep(0.2)
+        (ack,) = p.flush()
+    assert ack.acknowledged
 
 
 def test_schemas_are_read_from_the_schemas_topic_when_none_are_given(
@@ -112,3 +167,40 @@ def test_the_async_producer_acknowledges_concurrent_sends(
         return [a.acknowledged for a in acks]
 
     assert asyncio.run(run()) == [True] * 50
+
+
+def test_async_sends_gathered_within_the_linger_share_a_signature(
+    settings: Settings, topics: Topics, registry: SchemaRegistry, direct_client: CreatedClient
+) -> None:
+    assert direct_client.signing_key is not None
+    key = direct_client.signing_key
+
+    async def run() -> list[Ack]:
+        async with AsyncNotificationProducer(
+            settings, tenant="acme", client_id="c-direct", signing_key=key, schemas=registry.schemas
+        ) as p:
+            return list(await asyncio.gather(*(p.send(BODY) for _ in range(10))))
+
+    acks = asyncio.run(run())
+    assert all(a.acknowledged for a in acks)
+    msgs = written(settings, topics.events.name, [a.event_id for a in acks])
+    assert len({h.to_dict(m.headers())[h.SIGNATURE] for m in msgs}) == 1
+    for msg in msgs:
+        assert_origin_verifies(msg, direct_client)
+
+
+def test_the_async_producer_raises_a_bad_request_at_send(
+    settings: Settings, registry: SchemaRegistry, direct_client: CreatedClient
+) -> None:
+    assert direct_client.signing_key is not None
+    key = direct_client.signing_key
+
+    async def run() -> None:
+        async with AsyncNotificationProducer(
+            settings, tenant="acme", client_id="c-direct", signing_key=key, schemas=registry.schemas
+        ) as p:
+            await p.send({**BODY, "version": 7})
+
+    with pytest.raises(TidingsError) as raised:
+        asyncio.run(run())
+    assert raised.value.code == "unknown_schema_version"

@@ -1,4 +1,4 @@
-"""Security fixtures: the ingest process of tests/integration/ingest (two tenants, acme and
+"""Security fixtures: the ingest process of tests/support/ingest.py (two tenants, acme and
 globex, with a small directory) and a matrix of clients with different scopes."""
 
 from __future__ import annotations
@@ -7,13 +7,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from tests.integration.ingest.conftest import (  # noqa: F401 - pytest fixtures
-    EXAMPLE,
-    IngestProcess,
-    ingest,
-    new_client,
-    seeded,
-)
+from tests.support.ingest import IngestProcess, new_client
 from tidings.domain.clients import SCOPE_READ, SCOPE_WRITE
 from tidings.ops.admin import CreatedClient
 
@@ -35,7 +29,7 @@ class Clients:
 
 
 @pytest.fixture(scope="module")
-def clients(ingest: IngestProcess) -> Clients:  # noqa: F811 - the imported fixture
+def clients(ingest: IngestProcess) -> Clients:
     return Clients(
         acme_rw=new_client(ingest, "acme"),
         acme_write=new_client(ingest, "acme", (SCOPE_WRITE,)),

@@ -11,8 +11,8 @@ from collections.abc import Callable
 
 import httpx
 
-from tests.integration.ingest.conftest import IngestProcess
 from tests.integration.security.conftest import Clients
+from tests.support.ingest import IngestProcess
 from tidings.domain.clients import ApiClient, ClientRegistry, hash_secret, new_secret
 from tidings.errors import Unauthenticated
 

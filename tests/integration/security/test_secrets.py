@@ -1,22 +1,23 @@
 """Secrets never appear in logs, metrics or error bodies: an ingest run at DEBUG with a known
-signing key sees successful, failing and near-miss credentials; then its log, its /metrics
+service key sees successful, failing and near-miss credentials; then its log, its /metrics
 and every answer are searched for each secret, its random part, its hash and the key."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.integration.ingest.conftest import EXAMPLE, IngestProcess, new_client
-from tidings.domain.signing import generate_private_key
+from tests.support.ingest import EXAMPLE, IngestProcess, new_client
+from tidings.domain.service_mac import generate_service_key
 from tidings.settings import Settings
 
 URL = "/api/v1/notifications"
 JSON = {"Content-Type": "application/json"}
-SIGNING_KEY = generate_private_key()
+SERVICE_KEY = generate_service_key()
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +28,7 @@ def debug_ingest(
         seeded,
         tmp_path_factory.mktemp("secrets"),
         TIDINGS_LOG_LEVEL="DEBUG",
-        TIDINGS_INGEST__SIGNING_KEY=SIGNING_KEY,
+        TIDINGS_SERVICE_KEYS=json.dumps({"secrets-test": SERVICE_KEY}),
         TIDINGS_INGEST__INSTANCE_ID="ingest-secrets",
     ).start()
     yield proc
@@ -55,7 +56,7 @@ def exercised(debug_ingest: IngestProcess) -> tuple[list[str], list[str]]:
             ):
                 answers.append(r.text + str(dict(r.headers)))
         answers.append(http.get("/metrics").text)
-    needles = [secret, random_part, created.client.secret_hash.split("$", 1)[1], SIGNING_KEY]
+    needles = [secret, random_part, created.client.secret_hash.split("$", 1)[1], SERVICE_KEY]
     needles += near_misses
     return needles, answers
 
@@ -75,6 +76,6 @@ def test_secrets_are_not_in_answers_or_metrics(exercised: tuple[list[str], list[
     assert not leaked, f"secret material in an answer or /metrics: {leaked}"
 
 
-def test_signing_key_is_not_in_the_log_even_at_debug(debug_ingest: IngestProcess) -> None:
+def test_service_key_is_not_in_the_log_even_at_debug(debug_ingest: IngestProcess) -> None:
     text = Path(debug_ingest.log_path).read_text(errors="replace")
-    assert SIGNING_KEY not in text
+    assert SERVICE_KEY not in text

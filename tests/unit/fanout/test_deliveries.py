@@ -21,7 +21,7 @@ CHUNK = {
 
 
 def test_one_request_per_recipient_and_channel() -> None:
-    pairs = [(r["user_id"], r["channel"], r["address"]) for r in delivery_requests(CHUNK)]
+    pairs = [(r["user_id"], r["channel"], r["address"]) for r in delivery_requests(CHUNK, 1)]
     assert pairs == [("u1", "email", "a@x"), ("u1", "sms", "+1"), ("u2", "in_app", "u2")]
 
 

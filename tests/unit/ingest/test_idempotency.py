@@ -1,4 +1,4 @@
-"""Idempotency-Key parsing and the replay / reuse / in-flight decisions."""
+"""Idempotency decisions: first use in the log wins, replay or 422, 409 while in flight."""
 
 from __future__ import annotations
 
@@ -6,80 +6,70 @@ import time
 
 import pytest
 
-from tidings.domain.idempotency import parse_header as parse_key
-from tidings.errors import IdempotencyKeyInFlight, IdempotencyKeyReused, InvalidIdempotencyKey
-from tidings_ingest.idempotency import Completed, IdempotencyStore
+from tidings.errors import IdempotencyKeyInFlight, IdempotencyKeyReused
+from tidings.stores.events import Appended, RecentEvents
+from tidings_ingest.idempotency import KeysInFlight, replay_of
 
 
-@pytest.mark.parametrize(
-    ("raw", "key"),
-    [
-        ("abc", "abc"),
-        ('"abc"', "abc"),
-        ('"a\\"b"', 'a"b'),
-        ("a b", "a b"),
-        ("x" * 255, "x" * 255),
-        (None, None),
-    ],
-)
-def test_valid_keys(raw: str | None, key: str | None) -> None:
-    assert parse_key(raw) == key
+def appended(
+    event_id: str = "e-1", fingerprint: str = "f1", offset: int = 1, age_ms: int = 0
+) -> Appended:
+    return Appended(
+        event_id=event_id,
+        tenant="acme",
+        type="content.approved",
+        version=1,
+        fingerprint=fingerprint,
+        accepted_at=int(time.time() * 1000) - age_ms,
+        client_id="c1",
+        source_reference=None,
+        partition=0,
+        offset=offset,
+    )
 
 
-@pytest.mark.parametrize("raw", ["", '""', "x" * 256, "caf\u00e9", '"open', "a\x01"])
-def test_malformed_keys_are_400(raw: str) -> None:
-    with pytest.raises(InvalidIdempotencyKey):
-        parse_key(raw)
-
-
-def done(fingerprint: str = "f1", expires_in_ms: int = 60_000) -> Completed:
-    return Completed(fingerprint, "id-1", 202, "{}", int(time.time() * 1000) + expires_in_ms)
-
-
-def test_first_use_marks_the_key_in_flight() -> None:
-    store = IdempotencyStore()
-    assert store.begin("acme", "k", "f1") is None
+def test_a_key_in_flight_is_409_until_finished() -> None:
+    keys = KeysInFlight()
+    keys.begin("acme", "k")
     with pytest.raises(IdempotencyKeyInFlight):
-        store.begin("acme", "k", "f1")
+        keys.begin("acme", "k")
+    keys.finish("acme", "k")
+    keys.begin("acme", "k")
 
 
-def test_completed_key_replays_for_the_same_fingerprint() -> None:
-    store = IdempotencyStore()
-    store.begin("acme", "k", "f1")
-    store.finish("acme", "k", done())
-    replay = store.begin("acme", "k", "f1")
-    assert replay is not None
-    assert (replay.event_id, replay.status) == ("id-1", 202)
+def test_keys_in_flight_are_scoped_to_the_tenant() -> None:
+    keys = KeysInFlight()
+    keys.begin("acme", "k")
+    keys.begin("globex", "k")
 
 
-def test_completed_key_with_another_fingerprint_is_reused() -> None:
-    store = IdempotencyStore()
-    store.finish("acme", "k", done("f1"))
+def test_the_same_request_replays_the_first_event() -> None:
+    assert replay_of(appended(fingerprint="f1"), "f1").event_id == "e-1"
+
+
+def test_another_request_under_the_key_is_422() -> None:
     with pytest.raises(IdempotencyKeyReused):
-        store.begin("acme", "k", "f2")
+        replay_of(appended(fingerprint="f1"), "f2")
+
+
+def test_the_first_record_of_a_key_wins() -> None:
+    events = RecentEvents(window_ms=60_000)
+    events.add(appended("e-1", "f1", offset=1), "k")
+    events.add(appended("e-1", "f2", offset=2), "k")
+    first = events.first("acme", "k")
+    assert first is not None
+    assert (first.offset, first.fingerprint) == (1, "f1")
 
 
 def test_keys_are_scoped_to_the_tenant() -> None:
-    store = IdempotencyStore()
-    store.finish("acme", "k", done("f1"))
-    assert store.begin("globex", "k", "f2") is None
+    events = RecentEvents(window_ms=60_000)
+    events.add(appended(), "k")
+    assert events.first("globex", "k") is None
 
 
-def test_failed_request_releases_the_key() -> None:
-    store = IdempotencyStore()
-    store.begin("acme", "k", "f1")
-    store.finish("acme", "k", None)
-    assert store.begin("acme", "k", "f2") is None
-
-
-def test_expired_key_is_usable_again_and_purged() -> None:
-    store = IdempotencyStore()
-    store.finish("acme", "k", done("f1", expires_in_ms=-1))
-    assert store.purge_expired() == 1
-    assert store.begin("acme", "k", "f2") is None
-
-
-def test_topic_records_other_than_completed_are_ignored() -> None:
-    store = IdempotencyStore()
-    store.apply({"status": "in_flight", "tenant": "acme", "key": "k"})
-    assert len(store) == 0
+def test_a_key_older_than_the_window_is_no_longer_first_and_is_purged() -> None:
+    events = RecentEvents(window_ms=1_000)
+    events.add(appended(age_ms=5_000), "k")
+    assert events.first("acme", "k") is None
+    assert events.purge() == 2
+    assert events.event("acme", "e-1") is None

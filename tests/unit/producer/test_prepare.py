@@ -10,7 +10,7 @@ from tidings.contracts import headers as h
 from tidings.contracts.codec import CONTENT_TYPE_BINARY, Codec
 from tidings.domain.envelope import event_id_for
 from tidings.domain.payload_schemas import PayloadSchemas, bundled_payload_schemas
-from tidings.domain.signing import Signer, generate_private_key, verify
+from tidings.domain.signing import Signer, generate_private_key, verify, verify_record
 from tidings.errors import TidingsError
 from tidings.producer import EventPreparer
 from tidings.settings import LimitSettings
@@ -110,3 +110,25 @@ def test_the_envelope_records_the_client_as_source_and_the_newest_version() -> N
     assert decoded["source"]["client_id"] == "c-direct"
     assert decoded["version"] == 2
     assert decoded["replay_id"] is None
+
+
+def test_a_batch_shares_one_signature_and_every_record_verifies() -> None:
+    p = preparer()
+    batch = p.sign([p.encode(body(), f"batch-{i}") for i in range(5)])
+    signatures = {h.text(h.to_dict(e.headers), h.SIGNATURE) for e in batch}
+    assert len(signatures) == 1
+    for event in batch:
+        headers = h.to_dict(event.headers)
+        assert verify_record(
+            Signer("c-direct", KEY).public_key,
+            event.key,
+            event.value,
+            h.text(headers, h.SIGNATURE) or "",
+            h.text(headers, h.PROOF),
+        )
+
+
+def test_an_encoded_event_is_not_signed_until_its_batch_is() -> None:
+    event = preparer().encode(body())
+    assert not event.signed
+    assert h.SIGNATURE not in h.to_dict(event.headers)

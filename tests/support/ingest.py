@@ -1,14 +1,14 @@
-"""Ingest integration harness: the real ``tidings-ingest`` process against the real broker.
+"""Ingest harness: the real ``tidings-ingest`` process against the real broker (a pytest
+plugin, see tests/conftest.py; used by tests/integration/ingest, security and hostile).
 
 Each module gets its own topic prefix (``settings``), bundled schemas registered, a small
-directory of two tenants, and one ingest process on a free port.
+directory of two tenants (``seeded``), and one ingest process on a free port (``ingest``).
 """
 
 from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support.ports import free_port
 from tidings.contracts.topics import Topics
 from tidings.domain.clients import SCOPE_READ, SCOPE_WRITE
 from tidings.ops.admin import CreatedClient, create_client, load_directory
@@ -37,12 +38,6 @@ EXAMPLE: dict[str, Any] = {
     "recipients": {"users": ["u-1"]},
     "payload": {"content_id": "c-1"},
 }
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class IngestProcess:
@@ -69,7 +64,12 @@ class IngestProcess:
                 [str(BIN / "tidings-ingest")], env=self.env, stdout=log, stderr=log
             )
         if wait_ready:
-            self.wait_ready(timeout_s)
+            try:
+                self.wait_ready(timeout_s)
+            except BaseException:  # nobody holds the process yet to stop it: do not leak it
+                self.proc.kill()
+                self.proc.wait(10)
+                raise
         return self
 
     def wait_ready(self, timeout_s: float = 90) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.unit.schema_fixtures import INCOMPATIBLE, V1, V2
+from tests.support.schemas import INCOMPATIBLE, V1, V2
 from tidings.domain.compatibility import Compatibility, incompatibilities
 
 

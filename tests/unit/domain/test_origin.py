@@ -12,6 +12,7 @@ from tidings.domain.clients import SERVICE_TENANT, ApiClient, ClientRegistry
 from tidings.domain.envelope import build_envelope, encode_event, parse_request, validate_request
 from tidings.domain.origin import OriginRejected, verify_origin
 from tidings.domain.payload_schemas import PayloadSchemas, bundled_payload_schemas
+from tidings.domain.service_mac import ServiceKeyRing, decode_keys, generate_service_key
 from tidings.domain.signing import Signer, generate_private_key, verify
 from tidings.settings import LimitSettings
 
@@ -125,3 +126,86 @@ def test_a_signer_limited_to_other_types_is_rejected() -> None:
     registry.put(ApiClient(**{**client.__dict__, "event_types": ("billing.*",)}))
     with pytest.raises(OriginRejected, match="type_not_allowed"):
         check(envelope("acme", "p1"), producer, registry)
+
+
+RING = ServiceKeyRing(decode_keys({"k1": generate_service_key()}), "k1")
+
+
+def check_service(
+    env: dict[str, Any], registry: ClientRegistry, ring: ServiceKeyRing | None = RING
+) -> None:
+    value, headers = encode_event(CODEC, env, RING.signer())
+    verify_origin(env, env["tenant"].encode(), h.to_dict(headers), value, registry, ring)  # type: ignore[arg-type]
+
+
+def test_the_ingest_mac_vouches_for_a_client_of_the_tenant() -> None:
+    registry, _, _ = setup()
+    check_service(envelope("acme", "http1"), registry)
+
+
+def test_the_ingest_mac_cannot_vouch_for_another_tenants_client() -> None:
+    registry, _, _ = setup()
+    with pytest.raises(OriginRejected, match="tenant_mismatch"):
+        check_service(envelope("globex", "http1"), registry)
+
+
+def test_a_mac_key_id_removed_from_the_ring_is_an_unknown_signer() -> None:
+    registry, _, _ = setup()
+    rotated = ServiceKeyRing(decode_keys({"k2": generate_service_key()}), "k2")
+    with pytest.raises(OriginRejected, match="unknown_signer"):
+        check_service(envelope("acme", "http1"), registry, rotated)
+
+
+def test_a_tampered_record_fails_its_mac() -> None:
+    registry, _, _ = setup()
+    env = envelope("acme", "http1")
+    _, headers = encode_event(CODEC, env, RING.signer())
+    tampered = CODEC.encode("event", {**env, "payload": '{"content_id":"y"}'})
+    with pytest.raises(OriginRejected, match="bad_signature"):
+        verify_origin(env, b"acme", h.to_dict(headers), tampered, registry, RING)  # type: ignore[arg-type]
+
+
+def test_a_client_id_cannot_pass_for_a_service_key() -> None:
+    registry, producer, _ = setup()
+    env = envelope("acme", "http1")
+    value = CODEC.encode("event", env)
+    headers = {h.SIGNER: b"svc/k1", h.SIGNATURE: producer.sign(value).encode()}
+    with pytest.raises(OriginRejected, match="bad_signature"):
+        verify_origin(env, b"acme", headers, value, registry, RING)
+
+
+def test_every_record_of_a_producer_batch_passes() -> None:
+    registry, producer, _ = setup()
+    envs = [envelope("acme", "p1") for _ in range(5)]
+    values = [CODEC.encode("event", e) for e in envs]
+    origins = producer.sign_batch([(b"acme", v) for v in values])
+    for env, value, origin in zip(envs, values, origins, strict=True):
+        headers = {k: v.encode() for k, v in origin.items()}
+        verify_origin(env, b"acme", headers, value, registry)
+
+
+def test_a_batch_proof_moved_to_another_record_is_a_bad_signature() -> None:
+    registry, producer, _ = setup()
+    envs = [envelope("acme", "p1") for _ in range(3)]
+    values = [CODEC.encode("event", e) for e in envs]
+    origins = producer.sign_batch([(b"acme", v) for v in values])
+    headers = {k: v.encode() for k, v in origins[0].items()}
+    with pytest.raises(OriginRejected, match="bad_signature"):
+        verify_origin(envs[1], b"acme", headers, values[1], registry)
+
+
+def test_a_revoked_producer_batch_is_rejected() -> None:
+    registry, producer, _ = setup()
+    envs = [envelope("acme", "p1") for _ in range(2)]
+    values = [CODEC.encode("event", e) for e in envs]
+    origins = producer.sign_batch([(b"acme", v) for v in values])
+    verify_origin(
+        envs[0], b"acme", {k: v.encode() for k, v in origins[0].items()}, values[0], registry
+    )
+    client = registry.get("p1")
+    assert client is not None
+    registry.put(ApiClient(**{**client.__dict__, "revoked": True}))
+    with pytest.raises(OriginRejected, match="signer_revoked"):  # the cached root grants nothing
+        verify_origin(
+            envs[1], b"acme", {k: v.encode() for k, v in origins[1].items()}, values[1], registry
+        )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.unit.schema_fixtures import INCOMPATIBLE, V1, V2
+from tests.support.schemas import INCOMPATIBLE, V1, V2
 from tidings.domain.compatibility import Compatibility
 from tidings.domain.payload_schemas import PayloadSchema, PayloadSchemas, bundled_payload_schemas
 from tidings.errors import (

@@ -1,21 +1,27 @@
 """Pipeline test harness: the services as real subprocesses, a signed direct producer, and
-read_committed readers of the output topics. Shared by tests/integration and tests/faults."""
+read_committed readers of the output topics. Shared by tests/integration and tests/faults.
+
+A pytest plugin (tests/conftest.py): the fixtures ``pipeline`` (topics and schemas),
+``log_dir`` and ``start_service``; a directory's conftest gives them its ``settings``
+(``pipeline_settings`` for small topics)."""
 
 from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import time
 import urllib.request
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import orjson
-from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
+import pytest
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, TopicPartition
 
+from tests.support.kafka import module_settings
+from tests.support.ports import free_port
 from tidings.contracts.codec import Codec
 from tidings.contracts.topics import Topics, event_key
 from tidings.domain.envelope import build_envelope, encode_event, parse_request, validate_request
@@ -24,18 +30,12 @@ from tidings.domain.signing import Signer
 from tidings.kafka.config import consumer_config
 from tidings.kafka.producer import durable_producer
 from tidings.ops.admin import create_client, load_directory
-from tidings.settings import Settings
+from tidings.settings import Settings, TopicSettings
 from tidings.stores.schemas import SchemaRegistry
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[2]
 BIN = ROOT / ".venv" / "bin"
 POLICY = {"content.approved": ["in_app", "email", "sms"], "*": ["in_app"]}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def service_env(settings: Settings, instance: str, **extra: str) -> dict[str, str]:
@@ -187,24 +187,24 @@ class DirectProducer:
 
 
 def read_topic(
-    settings: Settings,
-    topic: str,
-    record: str | None = "auto",
-    idle_s: float = 1.5,
-    timeout_s: float = 60,
+    settings: Settings, topic: str, record: str | None = "auto", timeout_s: float = 60
 ) -> list[tuple[bytes | None, Any]]:
-    """Everything committed on ``topic`` (read_committed), decoded; stops when idle."""
+    """Everything committed on ``topic`` (read_committed), decoded; stops once every partition
+    reported its end (the last stable offset: no open transaction is waited for)."""
     codec = Codec()
-    consumer = Consumer(consumer_config(settings, f"reader-{time.monotonic_ns()}", None))
+    conf = consumer_config(settings, f"reader-{time.monotonic_ns()}", None)
+    consumer = Consumer({**conf, "enable.partition.eof": True})
     meta = consumer.list_topics(topic, timeout=10).topics[topic]
     consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in meta.partitions])
     out: list[tuple[bytes | None, Any]] = []
-    deadline, last = time.monotonic() + timeout_s, time.monotonic()
-    while time.monotonic() < deadline and time.monotonic() - last < idle_s:
+    pending, deadline = set(meta.partitions), time.monotonic() + timeout_s
+    while pending and time.monotonic() < deadline:
         for msg in consumer.consume(1000, timeout=0.2):
-            if msg.error() is not None:
+            error = msg.error()
+            if error is not None:
+                if error.code() == KafkaError._PARTITION_EOF:
+                    pending.discard(msg.partition())
                 continue
-            last = time.monotonic()
             value = msg.value()
             out.append((msg.key(), codec.decode(value)[1] if value and record else value))
     consumer.close()
@@ -213,7 +213,7 @@ def read_topic(
 
 def latest_states(settings: Settings) -> dict[str, dict[str, Any]]:
     states: dict[str, dict[str, Any]] = {}
-    for _, rec in read_topic(settings, Topics(settings).state.name, idle_s=1.0):
+    for _, rec in read_topic(settings, Topics(settings).state.name):
         if rec is not None and (
             rec["event_id"] not in states or rec["seq"] >= states[rec["event_id"]]["seq"]
         ):
@@ -246,5 +246,47 @@ def deliveries(
 ) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for spec in Topics(settings).deliveries.values():
-        out += [rec for _, rec in read_topic(settings, spec.name, idle_s=1.0) if predicate(rec)]
+        out += [rec for _, rec in read_topic(settings, spec.name) if predicate(rec)]
     return out
+
+
+def pipeline_settings(kafka_bootstrap: str, request: pytest.FixtureRequest) -> Settings:
+    """The module's settings with small topics (4 event partitions)."""
+    topics = TopicSettings(events_partitions=4, other_partitions=2)
+    return module_settings(kafka_bootstrap, request, topics=topics)
+
+
+@pytest.fixture(scope="module")
+def pipeline(topics: Topics, settings: Settings) -> Topics:
+    """Topics provisioned and the bundled payload schemas registered."""
+    register_schemas(settings)
+    return topics
+
+
+@pytest.fixture(scope="module")
+def log_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("services")
+
+
+class ServiceFactory:
+    """Starts service processes; every one started is stopped at the end of the module."""
+
+    def __init__(self, settings: Settings, log_dir: Path) -> None:
+        self.settings, self.log_dir = settings, log_dir
+        self.started: list[Service] = []
+
+    def __call__(self, name: str, instance: str = "0", **env: str) -> Service:
+        service = Service(name, self.settings, self.log_dir, instance, **env).start()
+        self.started.append(service)
+        return service
+
+    def stop_all(self) -> None:
+        for service in self.started:
+            service.stop()
+
+
+@pytest.fixture(scope="module")
+def start_service(settings: Settings, log_dir: Path) -> Iterator[ServiceFactory]:
+    factory = ServiceFactory(settings, log_dir)
+    yield factory
+    factory.stop_all()
