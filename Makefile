@@ -54,14 +54,14 @@ topics: venv ## create missing topics and correct configuration drift (tidings t
 schemas: venv ## register the bundled payload schemas (tidings schemas register --bundled)
 	$(BIN)/tidings schemas register --bundled
 
-test: venv kafka-fetch ## the whole suite: test-fast, then the fault tests alone (what .ci/run runs)
+test: venv kafka-fetch prometheus-install ## the whole suite: test-fast, then the fault tests alone (what .ci/run runs)
 	$(WITH_KAFKA) $(SHELL) -c '$(PYTEST) $(PARALLEL) -m "not faults" tests; fast=$$?; \
 		$(PYTEST) -m faults tests; faults=$$?; exit $$(( fast ? fast : faults ))'
 
-test-fast: venv kafka-fetch ## unit and integration tests in parallel, no fault injection (~3 min)
+test-fast: venv kafka-fetch prometheus-install ## unit and integration tests in parallel, no fault injection (~3 min)
 	$(WITH_KAFKA) $(PYTEST) $(PARALLEL) -m "not faults" tests
 
-test-unit: venv ## unit tests only: no broker
+test-unit: venv prometheus-install ## unit tests only: no broker
 	$(PYTEST) tests/unit
 
 test-integration: venv kafka-fetch ## integration tests against a real broker, in parallel

@@ -20,14 +20,19 @@ import psutil  # type: ignore[import-untyped]
 @dataclass
 class ProcessStats:
     cpu_s: float = 0.0
+    cpu_exact_s: float = 0.0  # unrounded, for per-request figures
     peak_rss_mb: float = 0.0
     samples_rss_mb: list[float] = field(default_factory=list)
 
 
 class ProcessSampler:
-    """Samples CPU time and RSS of named processes (and their children) on a thread."""
+    """Samples CPU time and RSS of named processes (and their children unless
+    ``children=False``) on a thread."""
 
-    def __init__(self, pids: dict[str, int], interval_s: float = 0.2) -> None:
+    def __init__(
+        self, pids: dict[str, int], interval_s: float = 0.2, *, children: bool = True
+    ) -> None:
+        self._children = children
         self._procs = {name: psutil.Process(pid) for name, pid in pids.items()}
         self._start_cpu = {name: self._cpu(p) for name, p in self._procs.items()}
         self.stats = {name: ProcessStats() for name in pids}
@@ -35,8 +40,9 @@ class ProcessSampler:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
-    @staticmethod
-    def _family(proc: psutil.Process) -> list[psutil.Process]:
+    def _family(self, proc: psutil.Process) -> list[psutil.Process]:
+        if not self._children:
+            return [proc]
         try:
             return [proc, *proc.children(recursive=True)]
         except psutil.Error:
@@ -76,7 +82,9 @@ class ProcessSampler:
         self._stop.set()
         self._thread.join()
         for name, proc in self._procs.items():
-            self.stats[name].cpu_s = round(self._cpu(proc) - self._start_cpu[name], 2)
+            used = self._cpu(proc) - self._start_cpu[name]
+            self.stats[name].cpu_exact_s = used
+            self.stats[name].cpu_s = round(used, 2)
 
 
 def percentiles(latencies_ms: Sequence[float]) -> dict[str, float | None]:

@@ -25,6 +25,7 @@ from bench.scenarios import (
     b5_fanout,
     b6_b7_pipeline,
     b7_directory,
+    b9_stores,
 )
 from bench.scenarios.env import Env
 
@@ -37,6 +38,7 @@ SCENARIOS: list[tuple[str, Callable[[Env], list[Result]]]] = [
     ("B5", b5_fanout.run),
     ("B6", b6_b7_pipeline.run),
     ("B7", b7_directory.run),
+    ("B9", b9_stores.run),
 ]
 
 
@@ -59,6 +61,27 @@ def ratios(f: dict[str, float]) -> dict[str, float | None]:
         "b7_resolver_gib_per_1m_users_lower_is_better": round(rss_1m, 3) if rss_1m else None,
         "b7_overload_rss_growth_lower_is_better": f.get("b7_overload_rss_growth"),
         "b7_overload_answered_503_429": f.get("b7_overload_backpressure"),
+        # B3 beside the naive ingest (bench/naive_ingest.py) and with 2 workers, all at c=64.
+        "b3_vs_naive_rps": _ratio(f.get("b3_c64_rps"), f.get("b3_naive_rps")),
+        "b3_vs_naive_p99_lower_is_better": _ratio(f.get("b3_c64_p99"), f.get("b3_naive_p99")),
+        "b3_cpu_us_per_request": f.get("b3_cpu_us_per_request"),  # lower is better
+        "b3_naive_cpu_us_per_request": f.get("b3_naive_cpu_us_per_request"),  # shown only
+        "b3_workers2_vs_workers1_rps": _ratio(f.get("b3_workers2_rps"), f.get("b3_c64_rps")),
+        # B9: views in local stores (bench/scenarios/b9_stores.py); all lower is better.
+        "b9_resolver_rss_10m_users_mb": f.get("b9_resolver_rss_10m_users_mb"),
+        "b9_resolver_restore_10m_users_s": f.get("b9_resolver_restore_10m_users_s"),
+        "b9_rss_growth_with_history": f.get("b9_rss_growth_with_history"),
+        "b9_restart_catchup_s": f.get("b9_restart_catchup_s"),
+        "b9_role_100k_store_vs_memory": _ratio(
+            f.get("b9_role_100k_store_s"), f.get("b9_role_100k_memory_s")
+        ),
+        "b9_rule_100k_store_vs_memory": _ratio(
+            f.get("b9_rule_100k_store_s"), f.get("b9_rule_100k_memory_s")
+        ),
+        "b9_role_100k_store_s": f.get("b9_role_100k_store_s"),
+        "b9_role_100k_memory_s": f.get("b9_role_100k_memory_s"),
+        "b9_rule_100k_store_s": f.get("b9_rule_100k_store_s"),
+        "b9_rule_100k_memory_s": f.get("b9_rule_100k_memory_s"),
     }
 
 
@@ -73,6 +96,11 @@ TARGETS = {  # name: (bound, True when the value must be at least the bound)
     "b7_resolver_gib_per_1m_users_lower_is_better": (1.0, False),
     "b7_overload_rss_growth_lower_is_better": (1.2, False),
     "b7_overload_answered_503_429": (1.0, True),
+    "b9_resolver_rss_10m_users_mb": (512.0, False),
+    "b9_rss_growth_with_history": (1.25, False),
+    "b9_restart_catchup_s": (5.0, False),
+    "b9_role_100k_store_vs_memory": (1.0, False),
+    "b9_rule_100k_store_vs_memory": (1.0, False),
 }
 
 

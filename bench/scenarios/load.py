@@ -53,6 +53,7 @@ def wrk(base: str, token: str, connections: int, seconds: float) -> dict[str, An
     ok_share = 1 - non_2xx_n / int(total.group(1)) if total and int(total.group(1)) else 1.0
     return {
         "rps": round(float(rps.group(1)) * ok_share, 2) if rps else 0.0,
+        "requests": int(total.group(1)) if total else 0,  # answered, whatever the status
         "p50_ms": _ms(out, "50%"),
         "p90_ms": _ms(out, "90%"),
         "p99_ms": _ms(out, "99%"),

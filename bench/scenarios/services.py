@@ -12,8 +12,11 @@ import httpx
 from bench.scenarios.env import BIN, Env, free_port, wait_http
 
 
-def start_processor(env: Env, service: str, **extra: str) -> tuple[subprocess.Popen[bytes], str]:
-    """``service`` is resolver or fanout; returns the process and its metrics URL."""
+def start_processor(
+    env: Env, service: str, timeout_s: float = 600, **extra: str
+) -> tuple[subprocess.Popen[bytes], str]:
+    """``service`` is resolver or fanout; returns the process and its metrics URL once it
+    is healthy (its views restored), within ``timeout_s``."""
     port = free_port()
     proc = env.spawn(
         service,
@@ -27,7 +30,7 @@ def start_processor(env: Env, service: str, **extra: str) -> tuple[subprocess.Po
         ),
     )
     base = f"http://127.0.0.1:{port}"
-    wait_http(base + "/healthz", proc, timeout_s=600)
+    wait_http(base + "/healthz", proc, timeout_s=timeout_s)
     return proc, base
 
 

@@ -94,6 +94,13 @@ class StoreSettings(BaseModel):
     follow_interval_ms: int = 1_000
 
 
+class TracingSettings(BaseModel):
+    """OpenTelemetry (tidings/tracing.py); the exporter itself is ``OTEL_EXPORTER_OTLP_*``."""
+
+    sample_ratio: float = Field(default=1.0, ge=0.0, le=1.0)  # of new traces (ParentBased)
+    file: Path | None = None  # tests: one JSON line per finished span
+
+
 class HookSettings(BaseModel):
     """Hooks the fault and retry tests use to make a race deterministic; all off by default
     and kept apart from the production settings (TIDINGS_TEST_HOOKS__…)."""
@@ -132,6 +139,7 @@ class Settings(BaseSettings):
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     processing: ProcessingSettings = Field(default_factory=ProcessingSettings)
     stores: StoreSettings = Field(default_factory=StoreSettings)
+    tracing: TracingSettings = Field(default_factory=TracingSettings)
     test_hooks: HookSettings = Field(default_factory=HookSettings)
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import orjson
 
+from tidings import tracing
 from tidings.contracts import headers as h
 from tidings.contracts.codec import Codec
 from tidings.contracts.state import TERMINAL, Stage, now_ms, state_record, state_seq
@@ -30,6 +31,8 @@ RESOLVED_SEQ = state_seq(Stage.RESOLVED)
 
 
 class FanoutHandler(StatefulHandler):
+    stage = "fanout"
+
     def __init__(self, settings: Settings, codec: Codec) -> None:
         super().__init__(settings, codec, "fanout")
         self._records = {self._topics.resolved.name: "resolved_chunk"}
@@ -51,6 +54,8 @@ class FanoutHandler(StatefulHandler):
             bound.info("chunk_duplicate", chunks_done=done)
             return
         headers = h.to_list({h.EVENT_ID: event_id, h.TENANT: tenant, h.EVENT_TYPE: chunk["type"]})
+        if tracing.ENABLED:  # a sender continues this trace (the fanout span is current)
+            tracing.inject(headers)
         # One time for the chunk's requests and the state they lead to: a rebuild from the
         # deliveries then reproduces the state record exactly.
         now = now_ms()

@@ -15,6 +15,7 @@ from starlette.applications import Starlette
 from tidings.identity import assign_instance
 from tidings.logs import configure_logging, get_logger
 from tidings.settings import get_settings
+from tidings.tracing import configure_tracing
 from tidings_ingest.app import create_app
 
 
@@ -22,6 +23,7 @@ def worker_app() -> Starlette:
     """The app of one serving process (uvicorn's factory; called in every worker)."""
     settings = assign_instance(get_settings(), "ingest")
     configure_logging(settings.log_level, service="ingest")
+    configure_tracing(settings, "ingest")  # per worker process: a provider of its own
     get_logger(__name__).info("ingest_worker", instance_id=settings.ingest.instance_id)
     return create_app(settings)
 

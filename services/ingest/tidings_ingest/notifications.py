@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 
+from tidings import tracing
 from tidings.contracts.partitioning import tenant_partition
 from tidings.contracts.state import Stage, public_view, state_record
 from tidings.contracts.topics import event_key
@@ -116,6 +117,9 @@ class Notifications:
             fingerprint=fingerprint,
         )
         value, headers = encode_event(rt.codec, envelope, rt.signer)
+        if tracing.ENABLED:  # outside the MAC (key and value only): adding it is safe
+            tracing.annotate({"tidings.event_id": event_id, "tidings.tenant": tenant})
+            tracing.inject(headers)
         accepted_at = int(envelope["accepted_at"])
         started = time.perf_counter()
         msg = await rt.producer.produce(

@@ -14,6 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from tidings import tracing
 from tidings.domain.clients import SCOPE_READ, SCOPE_WRITE, ApiClient
 from tidings.domain.idempotency import parse_header
 from tidings.errors import RateLimited, TidingsError, Unavailable
@@ -25,6 +26,7 @@ from tidings_ingest.problems import internal_error, problem_response
 from tidings_ingest.runtime import Runtime
 
 log = get_logger(__name__)
+CREATE_SPAN = "POST /api/v1/notifications"
 Inner = Callable[[Request, ApiClient, Runtime], Awaitable[Response]]
 
 
@@ -94,7 +96,13 @@ async def create_notification(request: Request) -> Response:
         return problem_response(exc, uuid.uuid4().hex, retry_after_s=retry)
     rt.in_flight += 1
     try:
-        return await _api(request, "create_notification", SCOPE_WRITE, _create)
+        if not tracing.ENABLED:
+            return await _api(request, "create_notification", SCOPE_WRITE, _create)
+        # Continues the caller's traceparent; the event carries this span's context on.
+        with tracing.server_span(CREATE_SPAN, request.headers) as span:
+            response = await _api(request, "create_notification", SCOPE_WRITE, _create)
+            span.set_attribute("http.response.status_code", response.status_code)
+            return response
     finally:
         rt.in_flight -= 1
 

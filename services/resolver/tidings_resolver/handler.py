@@ -7,6 +7,7 @@ doubly appended event never produces a second set of chunks.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from tidings.contracts import headers as h
@@ -43,6 +44,8 @@ def _original(raw: RawRecord) -> Original:
 
 
 class ResolverHandler(StatefulHandler):
+    stage = "resolve"
+
     def __init__(
         self,
         settings: Settings,
@@ -78,6 +81,12 @@ class ResolverHandler(StatefulHandler):
             self._handle_retry(msg, consumed.record, out)
             return
         self._handle(msg, out, _original(msg), consumed.record, attempt=1, past=[])
+
+    def trace_headers(self, consumed: Consumed) -> Iterable[tuple[str, bytes]]:
+        """A retry continues the trace of the event it carries (its original headers)."""
+        if consumed.raw.topic == self._topics.retry.name:
+            return dict(consumed.record["original_headers"]).items()
+        return consumed.raw.headers
 
     def _read(self, original: Original) -> InboundEvent:
         key, value, headers = original

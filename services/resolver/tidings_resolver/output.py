@@ -8,6 +8,7 @@ from typing import Any
 
 import orjson
 
+from tidings import tracing
 from tidings.contracts import headers as h
 from tidings.contracts.state import Stage, now_ms, stage_time, state_record, with_stage
 from tidings.contracts.topics import resolved_key
@@ -82,6 +83,8 @@ def write_resolution(
             h.RESOLUTION: summary,
         }
     )
+    if tracing.ENABLED:  # fan-out continues this trace (the resolve span is current)
+        tracing.inject(headers)
     partition = writes.partition_of(tenant)
     for index, chunk in enumerate(resolution.chunks(chunk_size)):
         value = writes.codec.encode(

@@ -16,6 +16,10 @@ REPLAY_ID = "replay-id"
 # On every resolved chunk: what fan-out carries into ``dispatched`` (recipients, skipped by
 # reason, directory offset); fan-out sees chunks, never the resolver's state.
 RESOLUTION = "resolution"
+# W3C trace context (tidings/tracing.py): on events, resolved chunks and delivery requests, so
+# every stage, and a sender downstream, continues the trace of the request that created it.
+TRACEPARENT = "traceparent"
+TRACESTATE = "tracestate"
 
 Headers = list[tuple[str, str | bytes | None]]
 

@@ -1,7 +1,8 @@
 """Sign a hand-written Avro JSON event for re-injection with the stock console producer.
 
-The signature covers the canonical binary encoding, so the line keeps the operator's Avro
-JSON value (``content-type: application/avro+json``) and the resolver re-encodes it to verify.
+A plain Ed25519 signature (no ``proof`` header: a batch of one) over the canonical binary
+encoding, so the line keeps the operator's Avro JSON value (``content-type:
+application/avro+json``) and the resolver re-encodes it to verify (docs/trust-model.md).
 """
 
 from __future__ import annotations

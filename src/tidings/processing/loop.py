@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -25,7 +25,9 @@ from confluent_kafka import (
     Producer,
     TopicPartition,
 )
+from opentelemetry.trace import Span
 
+from tidings import tracing
 from tidings.kafka.config import consumer_config
 from tidings.kafka.consumer import take
 from tidings.kafka.producer import transactional_producer
@@ -49,6 +51,8 @@ class Consumed:
 
 
 class Handler(Protocol):
+    stage: str  # the name of its per-record span (tidings/tracing.py)
+
     def on_assign(self, partitions: list[int]) -> None: ...
     def decode(self, raw: RawRecord) -> Any:
         """What the record carries; raising means it cannot be processed (``undecodable``)."""
@@ -59,6 +63,10 @@ class Handler(Protocol):
         ...
 
     def handle(self, consumed: Consumed, out: Outbox) -> None: ...
+    def trace_headers(self, consumed: Consumed) -> Iterable[tuple[str, bytes]]:
+        """The headers that carry the record's trace context (a retry: the original's)."""
+        ...
+
     def on_commit(self) -> None: ...
     def on_abort(self) -> None: ...
 
@@ -104,6 +112,7 @@ class TransactionalLoop:
         self._done: dict[TP, float] = {}
         # (name, started) of the transactional call in progress; the watchdog reads it.
         self.in_call: tuple[str, float] | None = None
+        self._batch_span: Span | None = None  # tracing on: the open transaction's span
 
     @contextlib.contextmanager
     def _call(self, name: str) -> Iterator[None]:
@@ -170,6 +179,17 @@ class TransactionalLoop:
         return True
 
     def _process(self, msgs: list[Message]) -> None:
+        if not tracing.ENABLED:
+            self._transact(msgs)
+            return
+        self._batch_span = tracing.batch_span(self._service, len(msgs))
+        try:
+            self._transact(msgs)
+        finally:
+            self._batch_span.end()
+            self._batch_span = None
+
+    def _transact(self, msgs: list[Message]) -> None:
         started = time.monotonic()
         first: dict[TP, int] = {}
         offsets: dict[TP, int] = {}
@@ -226,7 +246,27 @@ class TransactionalLoop:
         except Exception as exc:
             self._handler.undecodable(raw, exc, out)
             return
-        self._handler.handle(Consumed(raw, record), out)
+        consumed = Consumed(raw, record)
+        if self._batch_span is None:  # tracing off: no span, no header read
+            self._handler.handle(consumed, out)
+            return
+        attributes = {
+            "messaging.system": "kafka",
+            "messaging.destination.name": raw.topic,
+            "messaging.destination.partition.id": str(raw.partition),
+            "messaging.kafka.offset": raw.offset,
+        }
+        carrier = self._handler.trace_headers(consumed)
+        batch = self._batch_span.get_span_context()
+        with tracing.record_span(self._handler.stage, carrier, batch, attributes) as span:
+            try:
+                self._handler.handle(consumed, out)
+            except Defer:
+                span.set_attribute("tidings.deferred", True)
+                raise
+            except Exception as exc:  # the batch aborts and the record is read again
+                tracing.failed(span, exc)
+                raise
 
     def _recover(self, exc: Exception, first: dict[TP, int]) -> None:
         """Abort, forget pending state, rewind; a fenced or fatal producer is replaced."""
@@ -234,6 +274,8 @@ class TransactionalLoop:
         err = exc.args[0] if isinstance(exc, KafkaException) and exc.args else None
         fatal = isinstance(err, KafkaError) and err.fatal()
         log.warning("transaction_aborted", error=str(exc), fatal=fatal)
+        if self._batch_span is not None:
+            tracing.failed(self._batch_span, exc)
         if not fatal:
             try:
                 with self._call("abort_transaction"):

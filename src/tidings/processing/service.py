@@ -13,6 +13,7 @@ from tidings.processing.loop import Handler, TransactionalLoop
 from tidings.processing.metrics import ServiceMetrics, serve
 from tidings.processing.watchdog import start_watchdog
 from tidings.settings import Settings
+from tidings.tracing import configure_tracing
 
 log = get_logger(__name__)
 STALL_S = 60.0  # a loop that has not come round for this long is reported unhealthy
@@ -52,6 +53,7 @@ def run_service(
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    configure_tracing(settings, service)
     metrics = ServiceMetrics(service)
     loop = TransactionalLoop(settings, service, inputs, handler, metrics, batch)
 

@@ -3,12 +3,14 @@ plus what the open transaction wrote (visible to the handler, applied only on co
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from tidings.contracts.codec import Codec
 from tidings.contracts.topics import Topics
 from tidings.kafka.records import RawRecord
 from tidings.processing.deadletter import dead_letter
+from tidings.processing.loop import Consumed
 from tidings.processing.outbox import Outbox
 from tidings.processing.restore import StateTail, processing_states
 from tidings.processing.writes import PendingStates, Writes
@@ -16,6 +18,8 @@ from tidings.settings import Settings
 
 
 class StatefulHandler:
+    stage = "handle"  # the per-record span's name; each service names its own
+
     def __init__(self, settings: Settings, codec: Codec, service: str) -> None:
         self._topics = Topics(settings)
         self._codec = codec
@@ -63,6 +67,9 @@ class StatefulHandler:
     def decode(self, raw: RawRecord) -> Any:
         """The record its topic carries (``_records``: topic -> record name), decoded."""
         return self._codec.decode(raw.value or b"", expect=self._records[raw.topic])[1]
+
+    def trace_headers(self, consumed: Consumed) -> Iterable[tuple[str, bytes]]:
+        return consumed.raw.headers
 
     def close(self) -> None:
         self._tail.close()

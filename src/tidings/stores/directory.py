@@ -57,7 +57,7 @@ from tidings.stores.kv import (
     StoreCorrupt,
     StoreError,
     Write,
-    index_key,
+    escape,
     index_prefix,
     record_key,
 )
@@ -69,7 +69,6 @@ USER, ROLE, GROUP, ORG, ATTR, VALUE = "user", "role", "group", "org", "attr", "v
 COUNT = b"c/"
 CONTACTS = b"p/"
 _COUNT = struct.Struct(">q")
-_NOTHING: frozenset[str] = frozenset()
 LOCATED_MAX = 2_000_000
 """Most member locations a thread keeps between a scan and the contacts read after it."""
 
@@ -79,7 +78,7 @@ class Reach(NamedTuple):
 
     active: bool
     channels: Mapping[str, str]
-    muted: frozenset[str]
+    muted: Sequence[str]  # a few channels at most: a list is searched as fast as a set
 
 
 def contact_key(tenant: str, user: str) -> bytes:
@@ -91,9 +90,11 @@ def contact_value(record: Mapping[str, Any]) -> bytes:
     return orjson.dumps([bool(record.get("active", True)), record.get("channels") or {}, muted])
 
 
+_loads, _reach = orjson.loads, Reach._make
+
+
 def read_contact(raw: bytes) -> Reach:
-    active, channels, muted = orjson.loads(raw)
-    return Reach(active, channels, frozenset(muted) if muted else _NOTHING)
+    return _reach(_loads(raw))
 
 
 def _value(value: str) -> str:
@@ -102,20 +103,26 @@ def _value(value: str) -> str:
 
 
 def index_entries(record: dict[str, Any]) -> set[bytes]:
-    """Every index key of one directory record (empty names are not indexed: no scope or
-    rule can name them)."""
+    """Every index key of one directory record, byte for byte ``kv.index_key``'s (empty
+    names are not indexed: no scope or rule can name them)."""
     tenant, user = str(record["tenant"]), str(record["id"])
     if not tenant or not user:
         return set()
-    keys = {index_key(USER, tenant, member=user)}
+    member = b"/" + escape(user)
+    keys = {index_prefix(USER, tenant) + member[1:]}
     for name, values in ((ROLE, "roles"), (GROUP, "groups"), (ORG, "orgs")):
-        for value in record.get(values) or ():
-            if value:
-                keys.add(index_key(name, tenant, value, member=user))
-    for name, value in (record.get("attributes") or {}).items():
-        if name:
-            keys.add(index_key(ATTR, tenant, name, member=user))
-            keys.add(index_key(VALUE, tenant, name, _value(value), member=user))
+        names = record.get(values)
+        if names:
+            prefix = index_prefix(name, tenant)
+            keys.update(prefix + escape(value) + member for value in names if value)
+    attributes = record.get("attributes")
+    if attributes:
+        having, valued = index_prefix(ATTR, tenant), index_prefix(VALUE, tenant)
+        for name, value in attributes.items():
+            if name:
+                part = escape(name)
+                keys.add(having + part + member)
+                keys.add(valued + part + b"/" + escape(_value(value)) + member)
     return keys
 
 
@@ -211,7 +218,8 @@ class StoreDirectory:
 
     def contacts(self, tenant: str, user_ids: Sequence[str]) -> list[Reach | None]:
         located = self._located.take()
-        keys = [contact_key(tenant, u) for u in user_ids]
+        prefix = contact_key(tenant, "")
+        keys = [prefix + u.encode() for u in user_ids]
         found: list[Reach | None] = [None] * len(keys)
         wanted: dict[int, list[int]] = {}
         for i, user_id in enumerate(user_ids):

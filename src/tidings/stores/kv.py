@@ -54,6 +54,7 @@ from rocksdict import (
     DBRecoveryMode,
     Options,
     Rdict,
+    RdictIter,
     ReadOptions,
     WriteBatch,
     WriteBufferManager,
@@ -365,17 +366,30 @@ class PartitionStore:
 
     def iter_keys(self, prefix: bytes) -> Iterator[bytes]:
         """Every key starting with ``prefix``, in key order, values not read into Python."""
-        for key, _ in self._iterate(prefix, values=False):
-            yield key
+        it, _read = self._seek(prefix)  # the read options must outlive the iterator
+        try:
+            while it.valid():
+                yield it.key()
+                it.next()
+            it.status()
+        except Exception as exc:
+            raise _translate(self.path, exc) from exc
 
     def iter_prefix(self, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
         """``(key, value)`` for every key starting with ``prefix``, in key order.
 
         A damaged block ends the iteration with ``StoreCorrupt``, never silently early.
         """
-        return self._iterate(prefix, values=True)
+        it, _read = self._seek(prefix)  # the read options must outlive the iterator
+        try:
+            while it.valid():
+                yield it.key(), it.value()
+                it.next()
+            it.status()
+        except Exception as exc:
+            raise _translate(self.path, exc) from exc
 
-    def _iterate(self, prefix: bytes, *, values: bool) -> Iterator[tuple[bytes, bytes]]:
+    def _seek(self, prefix: bytes) -> tuple[RdictIter, ReadOptions]:
         db = self._live()
         # Seek past the reserved namespace. No iterate_lower_bound: rocksdict 0.3 does not
         # apply raw mode to it (the scan comes back empty); the upper bound is raw.
@@ -387,18 +401,17 @@ class PartitionStore:
         it = db.iter(read)
         try:
             it.seek(lower)
-            while it.valid():
-                yield it.key(), it.value() if values else b""
-                it.next()
-            it.status()
         except Exception as exc:
             raise _translate(self.path, exc) from exc
+        return it, read
 
     def members(self, index: str, *parts: str) -> Iterator[str]:
         """The members of one index entry, e.g. ``members("role", tenant, role)`` -> users."""
         prefix = index_prefix(index, *parts)
+        start = len(prefix)
         for key in self.iter_keys(prefix):
-            yield _unescape(key[len(prefix) :])
+            member = key[start:]
+            yield _unescape(member) if b"%" in member else member.decode()
 
     def verify(self) -> int:
         """Read every key and value, checking every block's checksum; the number of keys.
@@ -690,9 +703,17 @@ def _successor(prefix: bytes) -> bytes | None:
     return stripped[:-1] + bytes([stripped[-1] + 1])
 
 
+def escape(part: str) -> bytes:
+    """One part of an index key as ``index_key`` writes it (``%`` and ``/`` escaped), for
+    callers that build many keys sharing parts."""
+    return _escape(part)
+
+
 def _escape(part: str) -> bytes:
     if not part:
         raise ValueError("index parts cannot be empty")
+    if "%" not in part and "/" not in part:  # nearly always: no copies
+        return part.encode()
     return part.replace("%", "%25").replace("/", "%2F").encode()
 
 

@@ -23,13 +23,16 @@ def aborts(log: str) -> int:
 def test_frozen_resolver_is_fenced_and_nothing_is_duplicated(
     pipeline: Topics, settings: Settings, start_service: ServiceFactory
 ) -> None:
-    slow = {"TIDINGS_TEST_HOOKS__SLOW_MS": "25"}  # keeps a transaction open most of the time
+    # 40 ms a record at ~25 records/s per resolver: each is busy (inside a transaction) nearly
+    # all the time. The engine no longer waits for batches to fill, so without this a freeze
+    # would often land between transactions.
+    slow = {"TIDINGS_TEST_HOOKS__SLOW_MS": "40"}
     zombie = start_service("resolver", "a", **slow).wait_healthy()
     start_service("resolver", "b", **slow).wait_healthy()
     start_service("fanout").wait_healthy()
     workload = Workload(settings, 1500, 30).start()
     fenced = False
-    for _ in range(3):  # the freeze must land inside a transaction; try a few times
+    for _ in range(5):  # the freeze must land inside a transaction; try a few times
         time.sleep(3)
         before = aborts(zombie.log_path.read_text())
         zombie.signal(signal.SIGSTOP)
