@@ -80,13 +80,13 @@ format: venv ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-run: venv kafka-fetch ## foreground: broker, topics, schemas, services; Ctrl-C stops everything
+run: venv kafka-fetch ## foreground: broker, topics, schemas, services, Prometheus; Ctrl-C stops everything
 	infra/stack.sh run
 
 up: venv kafka-fetch ## the same in the background; returns when healthy
 	infra/stack.sh up
 
-down: ## stop the services and the broker; returns when no process is left
+down: ## stop the services, Prometheus and the broker; returns when no process is left
 	infra/stack.sh down
 
 prometheus-install: ## install prometheus and promtool (Debian package) when missing

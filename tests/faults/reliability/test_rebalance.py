@@ -1,5 +1,5 @@
 """Resolver and fan-out SIGKILLed at random points while a second resolver joins and later
-leaves the group mid-run (issue 4's crash test, here with rebalances on top). Reuses the
+leaves the group mid-run (the crash-recovery test, here with rebalances on top). Reuses the
 signed direct-producer workload of tests/faults/pipeline.
 
 ``TIDINGS_FAULT_EVENTS`` / ``TIDINGS_FAULT_SECONDS`` / ``TIDINGS_FAULT_SEED`` size it."""
