@@ -1,7 +1,10 @@
 """The credential check takes as long whatever part of the secret is right (OWASP API2):
 in process on ``ClientRegistry.authenticate`` and over HTTP. Statistical, with generous
 bounds: samples are interleaved round-robin so machine noise hits every candidate alike, and
-medians of batches are compared."""
+medians of batches are compared over HTTP. In process, where one call takes ~2 µs and a
+preempted batch on a busy machine (the suite runs on several workers) weighs as much as the
+difference sought, the fastest batch of each candidate is compared: noise only ever adds
+time, so the minimum is the cleanest measurement of the work itself."""
 
 from __future__ import annotations
 
@@ -37,7 +40,10 @@ def candidates(secret: str) -> dict[str, str]:
 
 
 def batch_medians(
-    calls: dict[str, Callable[[], None]], rounds: int, per_batch: int
+    calls: dict[str, Callable[[], None]],
+    rounds: int,
+    per_batch: int,
+    pick: Callable[[list[float]], float] = statistics.median,
 ) -> dict[str, float]:
     samples: dict[str, list[float]] = {name: [] for name in calls}
     for _ in range(rounds):
@@ -46,7 +52,7 @@ def batch_medians(
             for _ in range(per_batch):
                 call()
             samples[name].append((time.perf_counter() - started) / per_batch)
-    return {name: statistics.median(values) for name, values in samples.items()}
+    return {name: pick(values) for name, values in samples.items()}
 
 
 def test_in_process_check_time_does_not_depend_on_how_much_is_right() -> None:
@@ -65,9 +71,9 @@ def test_in_process_check_time_does_not_depend_on_how_much_is_right() -> None:
         return call
 
     calls = {name: attempt(value) for name, value in candidates(secret).items()}
-    medians = batch_medians(calls, rounds=60, per_batch=200)
-    fastest, slowest = min(medians.values()), max(medians.values())
-    assert slowest / fastest < 1.25, medians
+    best = batch_medians(calls, rounds=60, per_batch=200, pick=min)
+    fastest, slowest = min(best.values()), max(best.values())
+    assert slowest / fastest < 1.25, best
 
 
 def test_http_check_time_does_not_depend_on_how_much_is_right(
