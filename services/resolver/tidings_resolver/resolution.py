@@ -53,15 +53,8 @@ def policy_for(
 def choose_channels(user: Contact, channels: Sequence[str]) -> tuple[dict[str, str], str | None]:
     """The policy's channels the user has an address for, minus muted ones; with the skip
     reason when nothing is left."""
-    addresses, muted = user.channels, user.muted
-    chosen: dict[str, str] = {}
-    reachable = False
-    for channel in channels:  # once per recipient of every large audience: kept plain
-        address = addresses.get(channel)
-        if address is not None:
-            reachable = True
-            if channel not in muted:
-                chosen[channel] = address
+    reachable = {c: user.channels[c] for c in channels if c in user.channels}
+    chosen = {c: a for c, a in reachable.items() if c not in user.muted}
     if chosen:
         return chosen, None
     return chosen, MUTED if reachable else NO_ADDRESS

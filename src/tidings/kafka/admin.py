@@ -6,7 +6,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from confluent_kafka import KafkaError, KafkaException, TopicCollection
+from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import (
     AdminClient,
     AlterConfigOpType,
@@ -154,16 +154,3 @@ def describe_topics(settings: Settings, timeout_s: float = 30.0) -> dict[str, di
             "config": {key: config[key].value for key in spec.config if key in config},
         }
     return out
-
-
-def topic_id(settings: Settings, topic: str, timeout_s: float = 10.0) -> str | None:
-    """The topic's id (KIP-516): a topic deleted and created again under the same name has
-    another. None when the broker does not say (a local store then relies on offsets)."""
-    try:
-        found = admin_client(settings).describe_topics(
-            TopicCollection([topic]), request_timeout=timeout_s
-        )
-        described = found[topic].result()
-    except KafkaException:
-        return None
-    return str(described.topic_id) if described.topic_id is not None else None

@@ -413,20 +413,6 @@ class PartitionStore:
             member = key[start:]
             yield _unescape(member) if b"%" in member else member.decode()
 
-    def member_values(self, index: str, *parts: str) -> Iterator[tuple[str, bytes]]:
-        """``members`` with the value of each index entry (an index may carry data)."""
-        prefix = index_prefix(index, *parts)
-        start = len(prefix)
-        it, _read = self._seek(prefix)  # the read options must outlive the iterator
-        try:
-            while it.valid():
-                member = it.key()[start:]
-                yield (_unescape(member) if b"%" in member else member.decode()), it.value()
-                it.next()
-            it.status()
-        except Exception as exc:
-            raise _translate(self.path, exc) from exc
-
     def verify(self) -> int:
         """Read every key and value, checking every block's checksum; the number of keys.
         Raises ``StoreCorrupt``. Costs a full scan: for start-up after an unclean stop."""

@@ -237,18 +237,3 @@ def test_stores_without_a_root_are_temporary(tmp_path: Path) -> None:
     assert root.exists()
     s.close_all()
     assert not root.exists()
-
-
-def test_a_store_built_from_a_deleted_and_recreated_topic_is_rebuilt(tmp_path: Path) -> None:
-    s = stores(tmp_path)
-    s.open([0], {0: (0, 0)}, "topic-A")
-    s.apply([change(0, Stage.ACCEPTED), change(1, Stage.RESOLVED)])
-    s.close_all()
-
-    same = stores(tmp_path)
-    assert same.open([0], {0: (0, 9)}, "topic-A") == {0: 2}
-    same.close_all()
-    again = stores(tmp_path)
-    assert again.open([0], {0: (0, 9)}, "topic-B") == {0: BEGINNING}  # same name, new topic
-    assert "another topic" in again.rebuilt[0]
-    again.close_all()
