@@ -30,6 +30,10 @@ DIRECTION = {
     "b3_vs_naive_p99_lower_is_better": "lower",
     "b3_cpu_us_per_request": "lower",  # µs of ingest CPU per answered request
     "b3_workers2_vs_workers1_rps": "higher",
+    "b3_tracing_on_vs_off_rps": "higher",
+    "b6_p50_ms": "lower",
+    "b6_p99_ms": "lower",
+    "b7_overload_admitted_p99_ms": "lower",
     "b9_resolver_rss_10m_users_mb": "lower",
     "b9_rss_growth_with_history": "lower",
     "b9_restart_catchup_s": "lower",

@@ -41,6 +41,7 @@ class Run:
         self.rate, self.total = rate, int(rate * seconds)
         self.next = 0
         self.latencies: list[float] = []
+        self.admitted: list[float] = []  # of 202 answers only: what an accepted caller waited
         self.status: Counter[int] = Counter()
         self.ids: list[tuple[bytes, float]] = []
         self.failures = 0
@@ -78,6 +79,8 @@ class Run:
                 continue
             done = loop.time()
             self.latencies.append((done - scheduled) * 1000)
+            if status == 202:
+                self.admitted.append(self.latencies[-1])
             self.status[status] += 1
             if keep_ids and status == 202 and (m := EVENT_ID.search(body)):
                 self.ids.append((m.group(1), time.time()))
@@ -123,6 +126,7 @@ def main() -> None:
         "status": {str(k): v for k, v in sorted(run.status.items())},
         "failures": run.failures,
         **percentiles(run.latencies),
+        "admitted": percentiles(run.admitted),
     }
     print(json.dumps(summary))
 

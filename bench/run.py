@@ -67,6 +67,10 @@ def ratios(f: dict[str, float]) -> dict[str, float | None]:
         "b3_cpu_us_per_request": f.get("b3_cpu_us_per_request"),  # lower is better
         "b3_naive_cpu_us_per_request": f.get("b3_naive_cpu_us_per_request"),  # shown only
         "b3_workers2_vs_workers1_rps": _ratio(f.get("b3_workers2_rps"), f.get("b3_c64_rps")),
+        "b3_tracing_on_vs_off_rps": _ratio(f.get("b3_traced_rps"), f.get("b3_c64_rps")),
+        "b6_p50_ms": f.get("b6_p50"),
+        "b6_p99_ms": f.get("b6_p99"),
+        "b7_overload_admitted_p99_ms": f.get("b7_overload_admitted_p99"),
         # B9: views in local stores (bench/scenarios/b9_stores.py); all lower is better.
         "b9_resolver_rss_10m_users_mb": f.get("b9_resolver_rss_10m_users_mb"),
         "b9_resolver_restore_10m_users_s": f.get("b9_resolver_restore_10m_users_s"),
@@ -96,6 +100,12 @@ TARGETS = {  # name: (bound, True when the value must be at least the bound)
     "b7_resolver_gib_per_1m_users_lower_is_better": (1.0, False),
     "b7_overload_rss_growth_lower_is_better": (1.2, False),
     "b7_overload_answered_503_429": (1.0, True),
+    "b3_vs_naive_rps": (1.0, True),
+    "b3_vs_naive_p99_lower_is_better": (1.5, False),
+    "b3_cpu_us_per_request": (250.0, False),
+    "b6_p50_ms": (30.0, False),
+    "b6_p99_ms": (100.0, False),
+    "b7_overload_admitted_p99_ms": (500.0, False),
     "b9_resolver_rss_10m_users_mb": (512.0, False),
     "b9_rss_growth_with_history": (1.25, False),
     "b9_restart_catchup_s": (5.0, False),

@@ -176,6 +176,7 @@ def compare_at_64(env: Env) -> list[Result]:
     results: list[Result] = []
     names = {"tidings_ingest": "ingest HTTP", "naive_ingest": "naive ingest"}
     names["tidings_ingest_workers2"] = "ingest HTTP 2 workers"
+    names["tidings_ingest_traced"] = "ingest HTTP, tracing on"
     per: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
     with contextlib.ExitStack() as stack:
         one, one_base = start_ingest(env)
@@ -184,11 +185,16 @@ def compare_at_64(env: Env) -> list[Result]:
         with suspended([one.pid, naive_pid]):  # its views catch up alone
             two, two_base = start_ingest(env, workers=2)
         stack.callback(env.stop, two)
+        with suspended([one.pid, naive_pid, two.pid]):  # every request sampled, to a file
+            traced_env = {"TIDINGS_TRACING__FILE": str(env.log_dir / "b3_traces.jsonl")}
+            traced, traced_base = start_ingest(env, **traced_env)
+        stack.callback(env.stop, traced)
         # name: (base, pid, counted family: 1 process, or the supervisor and its workers)
         targets = {
             "tidings_ingest": (one_base, one.pid, False),
             "naive_ingest": (naive_base, naive_pid, False),
             "tidings_ingest_workers2": (two_base, two.pid, True),
+            "tidings_ingest_traced": (traced_base, traced.pid, False),
         }
         for i in range(-1, rounds):  # round -1: warm-up
             for name, (base, pid, family) in targets.items():
@@ -219,6 +225,7 @@ def compare_at_64(env: Env) -> list[Result]:
         ("tidings_ingest", "b3_c64"),
         ("naive_ingest", "b3_naive"),
         ("tidings_ingest_workers2", "b3_workers2"),
+        ("tidings_ingest_traced", "b3_traced"),
     ):
         facts[f"{fact}_rps"] = median(m["rps"] for m in per[name])
         facts[f"{fact}_p99"] = median(m["p99_ms"] or 0.0 for m in per[name])

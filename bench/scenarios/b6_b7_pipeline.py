@@ -62,6 +62,7 @@ def run(env: Env) -> list[Result]:
         ).with_processes(s)
         results.append(e2e)
         env.facts["b6_p99"] = e2e.p99_ms or 0.0
+        env.facts["b6_p50"] = e2e.p50_ms or 0.0
         results.append(Result("B7", "RSS during B6 (first → last)", 0.0, "-").with_processes(s))
         growth = [
             p["rss_last_mb"] / p["rss_first_mb"]
@@ -84,6 +85,8 @@ def run(env: Env) -> list[Result]:
         )
         results.append(over)
         env.facts["b7_overload_backpressure"] = over.extra["backpressure_answers"]
+        over.extra["admitted"] = m["admitted"]
+        env.facts["b7_overload_admitted_p99"] = m["admitted"]["p99_ms"] or 0.0
         ingest_rss = over.processes["tidings_ingest"]  # the service the burst hits
         env.facts["b7_overload_rss_growth"] = round(
             ingest_rss["rss_last_mb"] / ingest_rss["rss_first_mb"], 3
