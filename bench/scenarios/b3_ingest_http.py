@@ -186,8 +186,8 @@ def compare_at_64(env: Env) -> list[Result]:
             two, two_base = start_ingest(env, workers=2)
         stack.callback(env.stop, two)
         with suspended([one.pid, naive_pid, two.pid]):  # every request sampled, to a file
-            traced_env = {"TIDINGS_TRACING__FILE": str(env.log_dir / "b3_traces.jsonl")}
-            traced, traced_base = start_ingest(env, **traced_env)
+            spans = str(env.log_dir / "b3_traces.jsonl")
+            traced, traced_base = start_ingest(env, TIDINGS_TRACING__FILE=spans)
         stack.callback(env.stop, traced)
         # name: (base, pid, counted family: 1 process, or the supervisor and its workers)
         targets = {
