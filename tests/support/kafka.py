@@ -12,6 +12,7 @@ hands it to them in ``KAFKA_BOOTSTRAP_SERVERS``: workers never race to start or 
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import uuid
@@ -43,6 +44,16 @@ def delete_topics(settings: Settings) -> None:
     if names:
         for future in admin.delete_topics(names, operation_timeout=30).values():
             future.result()
+    delete_stores(settings)
+
+
+def delete_stores(settings: Settings) -> None:
+    """The local stores the module's services left under the data directory (rebuilt from
+    topics that are gone now); a store still open (``<partition>.open``) is left alone."""
+    stores = settings.data_dir / "stores"
+    for root in stores.glob(f"{settings.topic_prefix}*") if stores.is_dir() else []:
+        if not any(root.glob("*/*.open")):
+            shutil.rmtree(root, ignore_errors=True)
 
 
 def module_settings(

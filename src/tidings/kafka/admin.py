@@ -6,7 +6,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka import KafkaError, KafkaException, TopicCollection
 from confluent_kafka.admin import (
     AdminClient,
     AlterConfigOpType,
@@ -154,3 +154,18 @@ def describe_topics(settings: Settings, timeout_s: float = 30.0) -> dict[str, di
             "config": {key: config[key].value for key in spec.config if key in config},
         }
     return out
+
+
+def topic_id(settings: Settings, topic: str, timeout_s: float = 5.0) -> str | None:
+    """The topic's id (KIP-516): a topic deleted and created again under the same name has
+    another. None when the broker does not say within ``timeout_s`` (a local store then
+    relies on offsets): it is asked on partition assignment, which must not wait long."""
+    admin = admin_client(settings)  # kept until the answer: a destroyed client fails its futures
+    try:
+        found = admin.describe_topics(TopicCollection([topic]), request_timeout=timeout_s)
+        described = found[topic].result(timeout=timeout_s + 1)  # never waits unbounded
+    except (KafkaException, TimeoutError):
+        return None
+    finally:
+        del admin
+    return str(described.topic_id) if described.topic_id is not None else None

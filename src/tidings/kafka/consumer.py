@@ -46,14 +46,19 @@ class PartitionReader:
         *,
         read_committed: bool = True,
         prefetch_kbytes: int | None = None,
+        fetch_wait_ms: int | None = None,
     ) -> None:
         """``prefetch_kbytes`` caps what librdkafka buffers ahead of ``take`` (its default is
-        64 MB per consumer): a restore reading millions of records keeps its memory flat."""
+        64 MB per consumer): a restore reading millions of records keeps its memory flat.
+        ``fetch_wait_ms`` bounds how long the broker holds a fetch at the end of a partition
+        (default 500 ms); a watermark request queues behind it on the same connection."""
         self.topic = topic
         conf = consumer_config(settings, client_suffix, None, read_committed=read_committed)
         if prefetch_kbytes is not None:
             conf["queued.max.messages.kbytes"] = prefetch_kbytes
             conf["fetch.max.bytes"] = min(prefetch_kbytes * 1024, 50 << 20)
+        if fetch_wait_ms is not None:
+            conf["fetch.wait.max.ms"] = fetch_wait_ms
         self._consumer = Consumer(conf)
 
     def partitions(self, timeout_s: float = 10.0) -> list[int]:

@@ -11,6 +11,8 @@ beginning when
   or format (``StoreUntrusted`` from ``PartitionStore.open``);
 - the last owner did not close it (killed mid-write): it is verified block by block first,
   and a store that fails is rebuilt;
+- it was built from another incarnation of its topic (the topic id it recorded differs:
+  deleted and created again, e.g. before ``tidings state rebuild``);
 - its checkpoint lies past the high watermark (a recreated or truncated topic) or before
   the log start offset (records deleted since);
 - it was last in sync longer ago than the topic's ``delete.retention.ms``: compaction may
@@ -25,6 +27,7 @@ it (the resolver's and fan-out's processing state).
 
 from __future__ import annotations
 
+import ctypes
 import os
 import shutil
 import tempfile
@@ -36,6 +39,7 @@ from typing import Any, NamedTuple, Protocol
 from tidings.contracts.topics import DAY_MS, TopicSpec
 from tidings.errors import Unavailable
 from tidings.identity import AUTO
+from tidings.kafka.admin import topic_id
 from tidings.kafka.consumer import BEGINNING, PartitionReader
 from tidings.kafka.view import CompactedView
 from tidings.logs import get_logger
@@ -52,13 +56,61 @@ from tidings.stores.kv import (
 
 log = get_logger(__name__)
 
-PREFETCH_KBYTES = 16 * 1024
+PREFETCH_KBYTES = 2 * 1024
 """What librdkafka may buffer ahead of a restore (its default, 64 MB, would be most of a
 resolver's memory while it reads millions of records)."""
+FETCH_WAIT_MS = 100
+"""How long the broker may hold a fetch of a store's reader at the end of its partitions:
+``catch_up`` asks for watermarks on the same connection, behind that fetch."""
+FLUSH_AFTER = 10_000
+"""Records an assignment must have read before its stores' memtables are flushed."""
+TOPIC_ID = b"m/topic-id"
+"""Store key of the id of the topic a store was built from (keys under ``m/`` are the
+view's own metadata, beside kv's reserved ones)."""
 LOCK_WAIT_S = 30.0
 """How long an opening waits for a store another owner still holds (a predecessor exiting)."""
 TOUCH_INTERVAL_S = 600.0
 """How often a running view records that its stores are in sync (``applied_at``)."""
+TRIM_EVERY = 200_000
+"""Records applied between two returns of freed heap to the system (see ``_Trim``)."""
+
+
+class _Trim:
+    """Returns the C heap's free pages to the system every ``TRIM_EVERY`` records.
+
+    Restoring millions of records allocates and frees as much in decoded records and
+    librdkafka buffers; glibc keeps what was freed (measured: a 500,000-user restore left
+    ~50 MB that ``malloc_trim`` returns), so without this the RSS after a restore would
+    grow with the topic although nothing is kept. A no-op where there is no glibc."""
+
+    _libc: Any = None
+    _loaded = False
+
+    def __init__(self) -> None:
+        self._since = 0
+
+    def note(self, records: int) -> None:
+        self._since += records
+        if self._since >= TRIM_EVERY:
+            self.now()
+
+    def now(self) -> None:
+        self._since = 0
+        libc = _Trim._load()
+        if libc is not None:
+            libc.malloc_trim(0)
+
+    @staticmethod
+    def _load() -> Any:
+        if not _Trim._loaded:
+            _Trim._loaded = True
+            try:
+                # By its soname: ctypes.util.find_library would run ldconfig in a subprocess.
+                _Trim._libc = ctypes.CDLL("libc.so.6")
+                _Trim._libc.malloc_trim  # noqa: B018 - glibc only
+            except (OSError, AttributeError):
+                _Trim._libc = None
+        return _Trim._libc
 
 
 class Change(NamedTuple):
@@ -138,16 +190,25 @@ class ChangelogStores:
         self.config = config or StoreConfig()
         self._retention_ms = int(spec.config.get("delete.retention.ms", DAY_MS))
         self._stores: dict[int, PartitionStore] = {}
+        self._topic_id: str | None = None
+        self._unstamped: set[int] = set()  # read from the start, topic id not yet recorded
         self.rebuilt: dict[int, str] = {}  # partition -> why it was last read from the start
 
     # -- opening and closing -------------------------------------------------------------
 
     def open(
-        self, partitions: Iterable[int], marks: Mapping[int, tuple[int, int]]
+        self,
+        partitions: Iterable[int],
+        marks: Mapping[int, tuple[int, int]],
+        topic_id: str | None = None,
     ) -> dict[int, int]:
         """Open the stores of ``partitions`` (those already open stay as they are) and say
         where to read each from: its checkpoint, or ``BEGINNING`` for a store that is new or
-        was wiped. ``marks`` is ``(log start, high watermark)`` per partition, as of now."""
+        was wiped. ``marks`` is ``(log start, high watermark)`` per partition, as of now;
+        ``topic_id`` the topic's id, when the broker gives it."""
+        self._topic_id = topic_id
+        if topic_id is None:
+            self._unstamped.clear()  # nothing to record: such a store relies on offsets
         starts: dict[int, int] = {}
         behind: dict[int, int] = {}
         for partition in sorted(set(partitions)):
@@ -159,6 +220,8 @@ class ChangelogStores:
                 self._wipe(partition, reason)
                 checkpoint = None
             starts[partition] = BEGINNING if checkpoint is None else checkpoint
+            if checkpoint is None and topic_id is not None:
+                self._unstamped.add(partition)
             if high > (checkpoint or 0):
                 behind[partition] = high - (checkpoint or 0)
         log.info(
@@ -175,6 +238,9 @@ class ChangelogStores:
     ) -> str | None:
         if checkpoint is None:
             return None
+        built_from = store.get(TOPIC_ID)
+        if None not in (built_from, self._topic_id) and built_from != str(self._topic_id).encode():
+            return "built from another topic of the same name (deleted and created again)"
         if checkpoint > high:
             return f"checkpoint {checkpoint} is past the high watermark {high}"
         if checkpoint < low:
@@ -219,6 +285,7 @@ class ChangelogStores:
         assignment, marked in sync as of now."""
         for partition in sorted(set(partitions)):
             store = self._stores.pop(partition, None)
+            self._unstamped.discard(partition)
             if store is None:
                 continue
             try:
@@ -241,6 +308,8 @@ class ChangelogStores:
     def _wipe(self, partition: int, reason: str) -> None:
         log.warning("store_rebuilding", view=self.view, partition=partition, reason=reason)
         self.rebuilt[partition] = reason
+        if self._topic_id is not None:
+            self._unstamped.add(partition)
         self._stores[partition].wipe()
         self.table.forget(partition)
 
@@ -275,7 +344,8 @@ class ChangelogStores:
                 continue  # revoked meanwhile
             try:
                 writes = self.table.writes(store, batch)
-                store.apply(writes, batch[-1].offset + 1)
+                store.apply(self._stamped(partition, writes), batch[-1].offset + 1)
+                self._unstamped.discard(partition)
             except StoreUntrusted as exc:
                 self._wipe(partition, exc.reason)
                 wiped.append(partition)
@@ -290,7 +360,8 @@ class ChangelogStores:
         if store is None or not writes:
             return
         checkpoint = store.checkpoint()
-        store.apply(writes, 0 if checkpoint is None else checkpoint)
+        store.apply(self._stamped(partition, writes), 0 if checkpoint is None else checkpoint)
+        self._unstamped.discard(partition)
         self.table.applied(partition, writes)
 
     def advance(self, positions: Mapping[int, int]) -> None:
@@ -302,7 +373,22 @@ class ChangelogStores:
                 continue
             checkpoint = store.checkpoint()
             if checkpoint is None or position > checkpoint:
-                store.apply([], position)
+                store.apply(self._stamped(partition, []), position)
+                self._unstamped.discard(partition)
+
+    def _stamped(self, partition: int, writes: Sequence[Write]) -> Sequence[Write]:
+        """``writes``, plus the topic's id in the first batch of a store read from the start
+        (whichever write comes first: a record, its own committed record, a position)."""
+        if partition not in self._unstamped or self._topic_id is None:
+            return writes
+        return [*writes, (TOPIC_ID, self._topic_id.encode())]
+
+    def flush(self) -> None:
+        """Have every open store's memtables written to table files (after a restore); only
+        scheduled: a restore never waits on RocksDB's background work."""
+        for _, store in self.open_stores():
+            if not store.closed:
+                store.flush(wait=False)
 
     def touch(self) -> None:
         """Record that every open store is in sync as of now (see ``_distrust``)."""
@@ -343,6 +429,7 @@ class StoreView(CompactedView):
     def __init__(
         self, settings: Settings, stores: ChangelogStores, *, name: str | None = None
     ) -> None:
+        self._settings = settings
         super().__init__(
             settings,
             stores.topic,
@@ -353,6 +440,7 @@ class StoreView(CompactedView):
         self.stores = stores
         self._reported: dict[int, str] = {}
         self._touched = time.monotonic()
+        self._trim = _Trim()
 
     def report_damaged(self, partition: int, reason: str) -> None:
         """A reader found a damaged block: the view's thread wipes and rebuilds the store."""
@@ -374,7 +462,7 @@ class StoreView(CompactedView):
                 self._stop.wait(1.0)
         else:
             return None
-        starts = self.stores.open(targets, marks)
+        starts = self.stores.open(targets, marks, topic_id(self._settings, self.stores.topic))
         with self._lock:
             for partition, start in starts.items():
                 if start >= 0:
@@ -389,6 +477,7 @@ class StoreView(CompactedView):
         changes = _changes(msgs)
         wiped = self.stores.apply(changes) if changes else []
         self.records += len(changes)
+        self._trim.note(len(changes))
         with self._lock:
             for change in changes:
                 if change.partition not in wiped:
@@ -417,6 +506,14 @@ class StoreView(CompactedView):
         super()._refresh_positions(targets)
         self.stores.advance(self.position())
 
+    def _check_ready(self, targets: dict[int, int], started: float) -> None:
+        super()._check_ready(targets, started)
+        if self._ready.is_set():
+            # A restore is over: its memtables go to table files (their memory back to the
+            # shared cache, nothing left to replay from the log) and freed heap to the system.
+            self.stores.flush()
+            self._trim.now()
+
 
 class ChangelogTail:
     """Follows some partitions of a topic into their stores on the caller's thread (a
@@ -427,12 +524,18 @@ class ChangelogTail:
         self, settings: Settings, stores: ChangelogStores, client_suffix: str, timeout_s: float
     ) -> None:
         self.stores = stores
+        self._settings = settings
         self._timeout_s = timeout_s
         self._reader = PartitionReader(
-            settings, client_suffix, stores.topic, prefetch_kbytes=PREFETCH_KBYTES
+            settings,
+            client_suffix,
+            stores.topic,
+            prefetch_kbytes=PREFETCH_KBYTES,
+            fetch_wait_ms=FETCH_WAIT_MS,
         )
         self._at: dict[int, int] = {}  # next offset to read per assigned partition
         self.records = 0
+        self._trim = _Trim()
 
     def assign(self, partitions: Iterable[int]) -> None:
         """Own exactly ``partitions``: close the other stores, open these from their
@@ -440,16 +543,26 @@ class ChangelogTail:
         wanted = sorted(set(partitions))
         self.stores.close(set(self.stores.assigned()) - set(wanted))
         marks = self._reader.watermarks(wanted) if wanted else {}
-        starts = self.stores.open(wanted, marks)
+        identity = topic_id(self._settings, self.stores.topic) if wanted else None
+        starts = self.stores.open(wanted, marks, identity)
         self._at = {p: s for p, s in starts.items() if s >= 0}
         self._reader.assign(starts)
-        self.catch_up(wanted)
+        before = self.records
+        self.catch_up(wanted, {p: high for p, (_, high) in marks.items()})
+        if self.records - before > FLUSH_AFTER:  # as StoreView does once ready
+            self.stores.flush()
+        self._trim.now()
 
-    def catch_up(self, partitions: Iterable[int] | None = None) -> None:
-        """Read ``partitions`` (default: all assigned) up to their high watermarks of now.
-        Under read_committed an open transaction holds that back until it ends."""
+    def catch_up(
+        self, partitions: Iterable[int] | None = None, highs: Mapping[int, int] | None = None
+    ) -> None:
+        """Read ``partitions`` (default: all assigned) up to their high watermarks of now
+        (or ``highs``, taken a moment ago). Under read_committed an open transaction holds
+        that back until it ends."""
         wanted = sorted(set(partitions)) if partitions is not None else self.stores.assigned()
-        targets = {p: h for p, h in self._reader.high_watermarks(wanted).items() if h > 0}
+        if highs is None:
+            highs = self._reader.high_watermarks(wanted)
+        targets = {p: h for p, h in highs.items() if h > 0 and p in wanted}
         deadline = time.monotonic() + self._timeout_s
         while not self._reached(targets):
             if time.monotonic() > deadline:
@@ -466,6 +579,7 @@ class ChangelogTail:
             if change.partition not in wiped:
                 self._at[change.partition] = change.offset + 1
         self.records += len(changes)
+        self._trim.note(len(changes))
         if wiped:
             for partition in wiped:
                 self._at.pop(partition, None)

@@ -118,7 +118,7 @@ class LatestStates:
         self, store: PartitionStore, key: bytes, known: dict[bytes, tuple[int, bytes] | None]
     ) -> tuple[int, bytes] | None:
         if key not in known:
-            value = store.get(key)
+            value = store.get(key, fill_cache=False)
             known[key] = None if value is None else (self._seq(value), value)
         return known[key]
 

@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from confluent_kafka import Producer
 
+from tests.support.kafka import delete_topics
 from tidings.contracts.codec import Codec
 from tidings.contracts.partitioning import tenant_partition
 from tidings.contracts.state import Stage, state_record
 from tidings.contracts.topics import Topics, state_key
+from tidings.kafka.admin import admin_client, ensure_topics
 from tidings.kafka.producer import durable_producer
 from tidings.processing.restore import StateTail, processing_states
 from tidings.settings import Settings
@@ -187,3 +190,39 @@ def test_a_partition_moved_away_and_back_resumes_where_it_left(
     assert found is not None
     assert found["stage"] == "dispatched"
     tail.close()
+
+
+def test_a_store_of_a_topic_deleted_and_created_again_is_rebuilt(
+    settings: Settings, producer: Producer, data_dir: Path
+) -> None:
+    """Same name, new topic (``tidings state rebuild`` deletes it first): its offsets may
+    well cover the old checkpoint, but its id differs, so the store is read from the start."""
+    own = settings.model_copy(update={"topic_prefix": f"{settings.topic_prefix}again."})
+    ensure_topics(own)
+    topics = Topics(own)
+    try:
+        partition = write_history(producer, topics, "again", 20)
+        local = ingest_settings(own, data_dir, "a0")
+        tail, read = restore(local, [partition])
+        assert read == 80
+        tail.close()
+
+        recreate(own, topics.state.name)
+        write_history(producer, topics, "again", 25, replay="r2")  # offsets past 80
+        tail, read = restore(local, [partition])
+        assert read == 100  # from the beginning of the new topic
+        assert tail.states.get(partition, "again", "e1") is None  # nothing of the old one
+        assert tail.states.get(partition, "again", "e1", "r2") is not None
+        tail.close()
+    finally:
+        delete_topics(own)
+
+
+def recreate(settings: Settings, topic: str) -> None:
+    admin = admin_client(settings)
+    admin.delete_topics([topic], operation_timeout=30)[topic].result()
+    deadline = time.monotonic() + 30
+    while topic in admin.list_topics(timeout=10).topics:
+        assert time.monotonic() < deadline, f"{topic} was not deleted"
+        time.sleep(0.2)
+    ensure_topics(settings)

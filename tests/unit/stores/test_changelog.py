@@ -237,3 +237,48 @@ def test_stores_without_a_root_are_temporary(tmp_path: Path) -> None:
     assert root.exists()
     s.close_all()
     assert not root.exists()
+
+
+def test_a_store_built_from_a_deleted_and_recreated_topic_is_rebuilt(tmp_path: Path) -> None:
+    s = stores(tmp_path)
+    s.open([0], {0: (0, 0)}, "topic-A")
+    s.apply([change(0, Stage.ACCEPTED), change(1, Stage.RESOLVED)])
+    s.close_all()
+
+    same = stores(tmp_path)
+    assert same.open([0], {0: (0, 9)}, "topic-A") == {0: 2}
+    same.close_all()
+    again = stores(tmp_path)
+    assert again.open([0], {0: (0, 9)}, "topic-B") == {0: BEGINNING}  # same name, new topic
+    assert "another topic" in again.rebuilt[0]
+    again.close_all()
+
+
+@pytest.mark.parametrize("first", ["record", "own_write", "position"])
+def test_a_store_read_from_the_start_records_its_topic_id_with_its_first_write(
+    tmp_path: Path, first: str
+) -> None:
+    s = stores(tmp_path)
+    s.open([0], {0: (0, 3)}, "topic-A")
+    if first == "record":
+        s.apply([change(0, Stage.ACCEPTED)])
+    elif first == "own_write":  # this process's committed record, before it is read back
+        s.write(0, [(record_key(b"k"), b"v")])
+    else:  # only a transaction marker read: the position moves, no record
+        s.advance({0: 1})
+    s.close_all()
+
+    again = stores(tmp_path)
+    assert again.open([0], {0: (0, 3)}, "topic-B") == {0: BEGINNING}
+    again.close_all()
+
+
+def test_without_a_topic_id_a_store_relies_on_its_offsets(tmp_path: Path) -> None:
+    s = stores(tmp_path)
+    s.open([0], {0: (0, 0)})  # the broker did not say
+    s.apply([change(0, Stage.ACCEPTED), change(1, Stage.RESOLVED)])
+    s.close_all()
+
+    again = stores(tmp_path)
+    assert again.open([0], {0: (0, 9)}, "topic-B") == {0: 2}
+    again.close_all()

@@ -24,7 +24,9 @@ from tidings.stores.kv import (
     StoreSet,
     StoreUntrusted,
     destroy,
+    escape,
     index_key,
+    index_prefix,
     record_key,
     store_path,
 )
@@ -479,3 +481,33 @@ def test_assigning_an_assigned_partition_keeps_its_open_store(tmp_path: Path) ->
         stores.assign([0, 1])
 
         assert stores[0] is before
+
+
+# -- reads for large views ----------------------------------------------------------------
+
+
+def test_get_many_reads_present_and_absent_keys_in_order(store: PartitionStore) -> None:
+    store.apply(records(3), offset=3)
+    keys = [record_key(b"k00002"), record_key(b"nope"), record_key(b"k00000")]
+    assert store.get_many(keys) == [value(2), None, value(0)]
+    assert store.get_many([]) == []
+
+
+def test_key_scans_and_member_values_see_the_same_entries_as_prefix_scans(
+    store: PartitionStore,
+) -> None:
+    batch = Batch()
+    for member, carried in (("ann", b"a"), ("b/o%b", b"b")):
+        batch.put(index_key("role", "acme", "admin", member=member), carried)
+    store.apply(batch, offset=1)
+    prefix = index_key("role", "acme", "admin", member="x")[:-1]
+    assert list(store.iter_keys(prefix)) == [k for k, _ in store.iter_prefix(prefix)]
+    assert list(store.member_values("role", "acme", "admin")) == [("ann", b"a"), ("b/o%b", b"b")]
+    assert list(store.members("role", "acme", "admin")) == ["ann", "b/o%b"]
+
+
+def test_escape_gives_the_parts_of_index_key(store: PartitionStore) -> None:
+    assert escape("a/b%c") == b"a%2Fb%25c"
+    assert index_key("role", "t", "r/1", member="u%") == (
+        index_prefix("role", "t") + escape("r/1") + b"/" + escape("u%")
+    )
