@@ -31,6 +31,9 @@ DIRECTION = {
     "b3_cpu_us_per_request": "lower",  # µs of ingest CPU per answered request
     "b3_workers2_vs_workers1_rps": "higher",
     "b3_tracing_on_vs_off_rps": "higher",
+    "b3_batch100_vs_single_eps": "higher",
+    "b10_sse_streams_held": "higher",
+    "b10_sse_p99_ms": "lower",
     "b6_p50_ms": "lower",
     "b6_p99_ms": "lower",
     "b7_overload_admitted_p99_ms": "lower",

@@ -24,14 +24,15 @@ from tidings.contracts.topics import Topics
 from tidings.domain.payload_schemas import PayloadSchemas, bundled_payload_schemas
 from tidings.kafka.admin import ensure_topics
 from tidings.kafka.config import producer_config
-from tidings.ops.admin import create_client
+from tidings.ops.admin import create_client, load_directory
 from tidings.producer import NotificationProducer, PreparedEvent
 from tidings.settings import Settings
 
 RESULTS = Path(__file__).parent / "results" / "producer.json"
 BODY = {
     "type": "content.approved",
-    "recipients": {"users": ["u-1", "u-2"], "roles": ["editor"]},
+    # Users and role of the bench directory (scenarios/env.py): the library checks them.
+    "recipients": {"users": ["u-1", "u-2"], "roles": ["r"]},
     "payload": {"content_id": "c-0001"},
     "source": {"reference": "bench"},
 }
@@ -87,6 +88,9 @@ def main() -> None:
     settings = Settings(topic_prefix=f"bench.producer.{uuid.uuid4().hex[:8]}.")
     ensure_topics(settings)
     topic = Topics(settings).events.name
+    load_directory(
+        settings, [f'{{"tenant": "acme", "id": "u-{i}", "roles": ["r"]}}' for i in (1, 2)]
+    )
     client = create_client(settings, "acme", ["notifications:write"], signing_key=True)
     assert client.signing_key is not None
     library = NotificationProducer(

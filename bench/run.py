@@ -20,12 +20,14 @@ from bench.harness import Result
 from bench.scenarios import (
     b0_bare_http,
     b1_b2_producer,
+    b3_batch,
     b3_ingest_http,
     b4_resolver_drain,
     b5_fanout,
     b6_b7_pipeline,
     b7_directory,
     b9_stores,
+    b10_sse,
 )
 from bench.scenarios.env import Env
 
@@ -39,6 +41,8 @@ SCENARIOS: list[tuple[str, Callable[[Env], list[Result]]]] = [
     ("B6", b6_b7_pipeline.run),
     ("B7", b7_directory.run),
     ("B9", b9_stores.run),
+    ("B3B", b3_batch.run),
+    ("B10", b10_sse.run),
 ]
 
 
@@ -68,6 +72,9 @@ def ratios(f: dict[str, float]) -> dict[str, float | None]:
         "b3_naive_cpu_us_per_request": f.get("b3_naive_cpu_us_per_request"),  # shown only
         "b3_workers2_vs_workers1_rps": _ratio(f.get("b3_workers2_rps"), f.get("b3_c64_rps")),
         "b3_tracing_on_vs_off_rps": _ratio(f.get("b3_traced_rps"), f.get("b3_c64_rps")),
+        "b3_batch100_vs_single_eps": _ratio(f.get("b3_batch100_eps"), f.get("b3_single_eps")),
+        "b10_sse_streams_held": f.get("b10_sse_streams_held"),
+        "b10_sse_p99_ms": f.get("b10_sse_p99_ms"),
         "b6_p50_ms": f.get("b6_p50"),
         "b6_p99_ms": f.get("b6_p99"),
         "b7_overload_admitted_p99_ms": f.get("b7_overload_admitted_p99"),
@@ -106,6 +113,9 @@ TARGETS = {  # name: (bound, True when the value must be at least the bound)
     "b6_p50_ms": (30.0, False),
     "b6_p99_ms": (100.0, False),
     "b7_overload_admitted_p99_ms": (500.0, False),
+    "b3_batch100_vs_single_eps": (5.0, True),
+    "b10_sse_streams_held": (1000.0, True),
+    "b10_sse_p99_ms": (1000.0, False),
     "b9_resolver_rss_10m_users_mb": (512.0, False),
     "b9_rss_growth_with_history": (1.25, False),
     "b9_restart_catchup_s": (5.0, False),

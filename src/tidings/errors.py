@@ -42,6 +42,12 @@ class Forbidden(TidingsError):
     code, status, title = "forbidden", 403, "Forbidden"
 
 
+class RecipientsNotAllowed(Forbidden):
+    """A recipient kind or name outside the client's targets (``--target``)."""
+
+    code, title = "recipients_not_allowed", "Recipients not allowed"
+
+
 class NotFound(TidingsError):
     code, status, title = "not_found", 404, "Not found"
 
@@ -111,6 +117,17 @@ class Unavailable(TidingsError):
 
     code, status, title = "unavailable", 503, "Service unavailable"
     retriable = True
+
+
+class BacklogExceeded(Unavailable):
+    """The caller's partition holds more than the resolver drains within the bound; the
+    wait (``Retry-After``) is computed from the measured drain rate."""
+
+    code, title = "backlog_exceeded", "Backlog exceeded"
+
+    def __init__(self, detail: str, *, retry_after_s: int) -> None:
+        super().__init__(detail)
+        self.retry_after_s = retry_after_s
 
 
 # --- codec and contract errors: raised inside the pipeline, never shown to clients verbatim ---

@@ -23,6 +23,9 @@ class KafkaSettings(BaseModel):
     queue_buffering_max_messages: int = 100_000
     transaction_timeout_ms: int = 15_000
     session_timeout_ms: int = 10_000
+    # Kafka quota set for a direct producer's client id when its client is created (bytes/s
+    # per broker, the broker throttles above it; 0: none). kafka/quotas.py
+    producer_byte_rate: int = Field(default=32 << 20, ge=0)
 
 
 class TopicSettings(BaseModel):
@@ -44,6 +47,9 @@ class LimitSettings(BaseModel):
     max_rules: int = 16
     max_json_depth: int = 32
     body_timeout_s: float = 10.0  # the whole body must arrive within this (slow uploads: 408)
+    # POST /api/v1/notifications/batch: most items, and the body cap of the whole batch.
+    max_batch_items: int = 100
+    max_batch_body_bytes: int = 4 * 1024 * 1024
 
 
 class IngestSettings(BaseModel):
@@ -61,6 +67,22 @@ class IngestSettings(BaseModel):
     # Create requests being worked on at once; more are answered 503 at once (backpressure).
     max_in_flight: int = 256
     shutdown_grace_s: float = 15.0
+    # GET /api/v1/notifications/stream: a comment line this often keeps idle streams open;
+    # state records held per partition for a resume (Last-Event-ID) without a broker read.
+    stream_heartbeat_s: float = 15.0
+    stream_buffer: int = 10_000
+    # Most list entries examined per page (filters that match rarely end a page early).
+    list_scan_max: int = 10_000
+    # Creates are answered 503 backlog_exceeded when the resolver's backlog on the caller's
+    # partition would take longer than this to drain at the measured rate (0: never).
+    backlog_bound_s: float = 60.0
+    # With no measured drain (resolver stopped), a backlog above this many events is over.
+    backlog_stalled_events: int = 1_000
+    # Backlog and drain rate are sampled this often, the rate over the last window.
+    backlog_refresh_s: float = 1.0
+    backlog_window_s: float = 10.0
+    # Most users in one POST /api/v1/directory/users/batch.
+    directory_batch_max: int = 100
 
 
 class ProcessingSettings(BaseModel):
@@ -79,6 +101,14 @@ class ProcessingSettings(BaseModel):
     resolver_batch: int = 200
     fanout_batch: int = 100
     max_records_per_transaction: int = 5_000
+    # The resolver resolves a larger audience in slices of this many users, each slice its
+    # own transaction, so other events of the partition get through in between (fair
+    # sharing; docs/processing.md).
+    resolve_slice_size: int = Field(default=2_500, ge=1)
+    # ... and starts the next slice only when fan-out has at most this many chunks of the
+    # partition left to do, so a small event written meanwhile is not queued behind a big
+    # backlog at fan-out either (-1: no such wait).
+    resolve_slice_backlog: int = Field(default=5, ge=-1)
     restore_timeout_s: float = 120.0
 
 

@@ -150,8 +150,17 @@ def load_users(settings: Settings, users: Iterable[Mapping[str, Any]]) -> None:
 class DirectProducer:
     """A direct producer of one tenant: the shared envelope functions and its signing key."""
 
-    def __init__(self, settings: Settings, tenant: str, schemas: PayloadSchemas | None = None):
-        created = create_client(settings, tenant, ["notifications:write"], signing_key=True)
+    def __init__(
+        self,
+        settings: Settings,
+        tenant: str,
+        schemas: PayloadSchemas | None = None,
+        *,
+        scopes: Iterable[str] = ("notifications:write",),
+        **client: Any,
+    ):
+        """``client``: more of ``create_client``'s options (``org``, ``targets``, …)."""
+        created = create_client(settings, tenant, list(scopes), signing_key=True, **client)
         assert created.signing_key is not None
         self.settings, self.tenant = settings, tenant
         self.signer = Signer(created.client.client_id, created.signing_key)

@@ -83,7 +83,10 @@ class FanoutHandler(StatefulHandler):
         at: int,
     ) -> None:
         summary = orjson.loads(h.to_dict(msg.headers).get(h.RESOLUTION) or b"{}")
-        last = done >= chunk["chunks"]
+        # A chunk of a slice that more slices follow never ends the event: its ``chunks`` is
+        # only what the resolver has written so far (docs/processing.md, Fair sharing).
+        final = chunk.get("final", True)
+        last = final and done >= chunk["chunks"]
         record = state_record(
             chunk["event_id"],
             chunk["tenant"],
@@ -100,6 +103,7 @@ class FanoutHandler(StatefulHandler):
             history=summary.get("history") or [],
             client_id=summary.get("client_id"),
             source_reference=summary.get("source_reference"),
+            detail=None if final else "the audience is still being resolved in slices",
             at=at,
         )
         self._writes.state(out, record, self._pending)

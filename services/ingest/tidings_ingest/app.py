@@ -15,10 +15,15 @@ from starlette.routing import Route
 
 from tidings.logs import get_logger
 from tidings.settings import Settings
+from tidings_ingest import directory_routes as directory
 from tidings_ingest import routes
+from tidings_ingest.batch import Batches
+from tidings_ingest.directory_api import DirectoryApi
+from tidings_ingest.listing import Listing
 from tidings_ingest.notifications import Notifications
 from tidings_ingest.problems import internal_error, route_problem
 from tidings_ingest.runtime import Runtime
+from tidings_ingest.stream import Streams
 
 log = get_logger(__name__)
 
@@ -53,7 +58,14 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
     app = Starlette(
         routes=[
             Route("/api/v1/notifications", routes.create_notification, methods=["POST"]),
+            Route("/api/v1/notifications", routes.list_notifications, methods=["GET"]),
+            Route("/api/v1/notifications/batch", routes.create_batch, methods=["POST"]),
+            Route("/api/v1/notifications/stream", routes.stream_notifications, methods=["GET"]),
             Route("/api/v1/notifications/{event_id}", routes.get_notification, methods=["GET"]),
+            Route("/api/v1/directory/users/batch", directory.batch_users, methods=["POST"]),
+            Route("/api/v1/directory/users/{user_id}", directory.put_user, methods=["PUT"]),
+            Route("/api/v1/directory/users/{user_id}", directory.get_user, methods=["GET"]),
+            Route("/api/v1/directory/users/{user_id}", directory.delete_user, methods=["DELETE"]),
             Route("/healthz", routes.healthz, methods=["GET"]),
             Route("/readyz", routes.readyz, methods=["GET"]),
             Route("/metrics", routes.metrics, methods=["GET"]),
@@ -64,4 +76,8 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
     )
     app.state.runtime = rt
     app.state.notifications = Notifications(rt)
+    app.state.batches = Batches(rt, rt.transactions)
+    app.state.listing = Listing(rt, app.state.notifications.visible)
+    app.state.streams = Streams(rt, rt.state_feed, app.state.notifications.visible)
+    app.state.directory = DirectoryApi(rt)
     return app

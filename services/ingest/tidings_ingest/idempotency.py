@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import threading
 
-from tidings.errors import IdempotencyKeyInFlight, IdempotencyKeyReused
+from tidings.domain.idempotency import require_same_request
+from tidings.errors import IdempotencyKeyInFlight
 from tidings.stores.events import Appended
 
 
@@ -40,6 +41,5 @@ class KeysInFlight:
 
 def replay_of(first: Appended, fingerprint: str) -> Appended:
     """The event a retry replays; 422 when the key was first used for another request."""
-    if first.fingerprint != fingerprint:
-        raise IdempotencyKeyReused("this Idempotency-Key was used for another request")
+    require_same_request(first.fingerprint, fingerprint)
     return first

@@ -1,8 +1,9 @@
 """The domain of the API: create a notification event, read its state. No HTTP here.
 
 Creation order is fixed so the same input always gets the same answer (docs/ingest.md):
-request shape (422), event type allowed (403), Idempotency-Key (replay / 422 / 409), payload
-size, schema and recipients (413 / 422), then ONE idempotent ``acks=all`` append (or 503).
+request shape (422), event type allowed (403), recipient kinds allowed (403), Idempotency-Key
+(replay / 422 / 409), payload size, schema and recipients in the caller's tenant and
+organization (413 / 422), then ONE idempotent ``acks=all`` append (or 503).
 Nothing else is written: the state and the key's record are derived from the log.
 """
 
@@ -17,17 +18,9 @@ import orjson
 
 from tidings import tracing
 from tidings.contracts.partitioning import tenant_partition
-from tidings.contracts.state import Stage, public_view, state_record
+from tidings.contracts.state import public_view
 from tidings.contracts.topics import event_key
 from tidings.domain.clients import ApiClient
-from tidings.domain.envelope import (
-    build_envelope,
-    encode_event,
-    event_id_for,
-    parse_request,
-    request_fingerprint,
-    validate_request,
-)
 from tidings.errors import (
     FieldError,
     IdempotencyKeyExpired,
@@ -36,6 +29,7 @@ from tidings.errors import (
     ValidationFailed,
 )
 from tidings.stores.events import Appended
+from tidings_ingest.admission import admit, event_record, expired_event, newest_state
 from tidings_ingest.idempotency import replay_of
 from tidings_ingest.runtime import Runtime
 
@@ -79,10 +73,8 @@ class Notifications:
             raise ValidationFailed(
                 "the body must be a JSON object", errors=[FieldError("body", "expected object")]
             )
-        request = parse_request(data)
-        client.require_type(request.type)
+        request, fingerprint = admit(client, data)
         tenant, rt = client.tenant, self._rt
-        fingerprint = request_fingerprint(request)
         if key is None:
             return await self._append(client, request, None, fingerprint)
         rt.keys_in_flight.begin(tenant, key)
@@ -90,8 +82,8 @@ class Notifications:
             first = rt.events.first(tenant, key)
             if first is not None:
                 return replayed(replay_of(first, fingerprint))
-            event_id = event_id_for(tenant, key)
-            if rt.states.get(tenant, event_id) is not None or rt.events.event(tenant, event_id):
+            event_id = expired_event(rt, tenant, key)
+            if event_id is not None:
                 raise IdempotencyKeyExpired(
                     f"this Idempotency-Key created event {event_id} before the key window; "
                     "send the request with a new key"
@@ -104,29 +96,18 @@ class Notifications:
         self, client: ApiClient, request: Any, key: str | None, fingerprint: str
     ) -> Answer:
         rt, tenant = self._rt, client.tenant
-        validated = validate_request(
-            request, tenant, rt.registry.schemas, rt.settings.limits, rt.directory
-        )
-        event_id = event_id_for(tenant, key)
-        envelope = build_envelope(
-            validated,
-            tenant=tenant,
-            client_id=client.client_id,
-            idempotency_key=key,
-            event_id=event_id,
-            fingerprint=fingerprint,
-        )
-        value, headers = encode_event(rt.codec, envelope, rt.signer)
+        event = event_record(rt, client, request, key, fingerprint)
+        event_id, value, headers = event.event_id, event.value, event.headers
         if tracing.ENABLED:  # outside the MAC (key and value only): adding it is safe
             tracing.annotate({"tidings.event_id": event_id, "tidings.tenant": tenant})
             tracing.inject(headers)
-        accepted_at = int(envelope["accepted_at"])
+        accepted_at = event.accepted_at
         started = time.perf_counter()
         msg = await rt.producer.produce(
             rt.topics.events.name, event_key(tenant), value, headers, timestamp_ms=accepted_at
         )
         rt.metrics.produce.observe(time.perf_counter() - started)
-        body = accepted_body(event_id, request.type, validated.version, accepted_at)
+        body = accepted_body(event_id, request.type, event.version, accepted_at)
         if key is not None:
             # Another replica may have appended this key first: the log's order decides, the
             # same way for every replica and for the resolver.
@@ -155,35 +136,47 @@ class Notifications:
         return first
 
     async def status(self, client: ApiClient, event_id: str) -> dict[str, Any]:
-        """Tenant-scoped: another tenant's id is answered exactly like a missing one."""
-        found = self._known(client.tenant, event_id)
+        """Tenant- and organization-scoped: another tenant's id, or an event created by a
+        client of another organization, is answered exactly like a missing one."""
+        found = self._known(client, event_id)
         if found is None:
             # Appended a moment ago, maybe by another replica: read the tenant's partition up
             # to its end before saying 404 (read-your-writes on every replica).
             await asyncio.to_thread(self._catch_up, client.tenant)
-            found = self._known(client.tenant, event_id)
+            found = self._known(client, event_id)
         if found is None:
             raise NotFound("no notification with this id")
+        if found.get("status") == "accepted":
+            self._place(client.tenant, event_id, found)
         return found
 
-    def _known(self, tenant: str, event_id: str) -> dict[str, Any] | None:
-        record = self._rt.states.get(tenant, event_id)
-        if record is not None:
-            return public_view(record)
+    def _place(self, tenant: str, event_id: str, view: dict[str, Any]) -> None:
+        """An event still waiting for the resolver: how many are ahead of it on its partition
+        and when it should be dispatched at the measured drain rate (backpressure.py)."""
         appended = self._rt.events.event(tenant, event_id)
         if appended is None:
-            return None
-        accepted = state_record(
-            event_id,
-            tenant,
-            Stage.ACCEPTED,
-            type_=appended.type,
-            at=appended.accepted_at,
-            accepted_at=appended.accepted_at,
-            client_id=appended.client_id,
-            source_reference=appended.source_reference,
+            return
+        placed = self._rt.backpressure.place(
+            appended.partition, appended.offset, int(time.time() * 1000)
         )
-        return public_view(accepted)
+        if placed is not None:
+            view["position"], view["estimated_dispatch_at"] = placed
+
+    def creator_org(self, creator_id: str | None) -> str | None:
+        """The organization of the client that created an event (clients never change
+        organization; an unknown creator counts as tenant-wide)."""
+        creator = self._rt.clients.get(creator_id) if creator_id else None
+        return creator.org if creator is not None else None
+
+    def visible(self, reader: ApiClient, creator_id: str | None) -> bool:
+        """May ``reader`` see an event of its tenant created by ``creator_id`` (every read)."""
+        return reader.org is None or reader.sees(self.creator_org(creator_id))
+
+    def _known(self, client: ApiClient, event_id: str) -> dict[str, Any] | None:
+        record = newest_state(self._rt, client.tenant, event_id)
+        if record is None or not self.visible(client, record.get("client_id")):
+            return None
+        return public_view(record)
 
     def _catch_up(self, tenant: str) -> None:
         rt = self._rt

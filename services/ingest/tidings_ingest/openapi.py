@@ -7,6 +7,8 @@ from typing import Any
 
 from tidings.domain.envelope import TYPE_PATTERN
 from tidings.settings import Settings
+from tidings_ingest.openapi_collection import collection_paths, collection_schemas
+from tidings_ingest.openapi_directory import directory_paths, directory_schemas
 
 _JSON = "application/json"
 _PROBLEM = "application/problem+json"
@@ -101,6 +103,15 @@ def _schemas(settings: Settings) -> dict[str, Any]:
                 "type": {"type": ["string", "null"]},
                 "accepted_at": {"type": ["integer", "null"], "description": "epoch milliseconds"},
                 "updated_at": {"type": "integer"},
+                "position": {
+                    "type": "integer",
+                    "description": "while accepted: events ahead of it on its partition",
+                },
+                "estimated_dispatch_at": {
+                    "type": ["integer", "null"],
+                    "description": "while accepted: epoch ms at the measured drain rate; "
+                    "null while nothing drains",
+                },
                 "attempt": {"type": "integer"},
                 "next_attempt_at": {"type": ["integer", "null"]},
                 "recipients": {"type": ["integer", "null"]},
@@ -149,7 +160,10 @@ def _schemas(settings: Settings) -> dict[str, Any]:
 def openapi_document(settings: Settings) -> dict[str, Any]:
     common = {
         "401": _unauthenticated(),
-        "403": _problem("scope or event type not allowed (forbidden)"),
+        "403": _problem(
+            "scope or event type not allowed (forbidden), or recipients outside the client's "
+            "targets (recipients_not_allowed)"
+        ),
         "429": _problem("rate limited (rate_limited)", retry=True),
         "500": _problem("internal_error; the body names only the request id"),
         "503": _problem("starting, or the broker is unavailable (unavailable)", retry=True),
@@ -186,6 +200,11 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
             "409": _problem("idempotency_key_in_flight"),
             "413": _problem("payload_too_large"),
             "415": _problem("unsupported_media_type"),
+            "503": _problem(
+                "starting, or the broker is unavailable (unavailable), or the resolver's backlog "
+                "would not drain within the bound (backlog_exceeded)",
+                retry=True,
+            ),
             "422": _problem(
                 "validation_failed, unknown_event_type, unknown_schema_version, "
                 "schema_validation_failed, invalid_recipients, idempotency_key_reused, "
@@ -211,12 +230,15 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
         },
     }
     plain = {"description": "ok", "content": {_JSON: {"schema": {"type": "object"}}}}
+    collection = collection_paths(_problem, _RATE_HEADERS, common)
     return {
         "openapi": "3.1.0",
         "info": {"title": "Tidings Notification API", "version": "1"},
         "paths": {
-            "/api/v1/notifications": {"post": create},
+            **collection,
+            "/api/v1/notifications": {"post": create, **collection["/api/v1/notifications"]},
             "/api/v1/notifications/{event_id}": {"get": status},
+            **directory_paths(_problem, _RATE_HEADERS, common),
             "/healthz": {"get": {"operationId": "healthz", "responses": {"200": plain}}},
             "/readyz": {
                 "get": {
@@ -226,7 +248,11 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
             },
         },
         "components": {
-            "schemas": _schemas(settings),
+            "schemas": {
+                **_schemas(settings),
+                **directory_schemas(settings),
+                **collection_schemas(settings),
+            },
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
     }

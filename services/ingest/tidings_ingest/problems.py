@@ -12,7 +12,13 @@ from dataclasses import dataclass, field
 import orjson
 from starlette.responses import Response
 
-from tidings.errors import FieldError, RateLimited, TidingsError, Unauthenticated
+from tidings.errors import (
+    BacklogExceeded,
+    FieldError,
+    RateLimited,
+    TidingsError,
+    Unauthenticated,
+)
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -64,7 +70,7 @@ def problem_response(
     out["X-Request-ID"] = request_id
     if isinstance(error, Unauthenticated):
         out["WWW-Authenticate"] = 'Bearer realm="tidings"'
-    if isinstance(error, RateLimited):
+    if isinstance(error, RateLimited | BacklogExceeded):  # computed for this very answer
         out["Retry-After"] = str(max(1, error.retry_after_s))
     elif error.status == 503:
         out["Retry-After"] = str(retry_after_s)

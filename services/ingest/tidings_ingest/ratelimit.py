@@ -8,6 +8,11 @@ A bucket is a few lines of arithmetic under one lock.
 Header fields follow draft-ietf-httpapi-ratelimit-headers (structured fields):
 ``RateLimit-Policy: "burst";q=<burst>;w=<seconds to refill the burst>`` and
 ``RateLimit: "burst";r=<tokens left>;t=<seconds until one more token>``.
+
+Limits hold for the deployment, not per process: with N live ingest replicas (replicas.py)
+each one gives a client rate/N and burst/N (rounded down, at least 1), so a client spread
+over the replicas by the load balancer gets its rate in total. The headers show this
+replica's share, which is what its bucket holds.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from tidings.domain.clients import ApiClient
@@ -52,7 +58,13 @@ class _Bucket:
 class RateLimiter:
     """One bucket per client id; a client's own rate/burst override the settings' defaults."""
 
-    def __init__(self, settings: IngestSettings, clock: object = time.monotonic) -> None:
+    def __init__(
+        self,
+        settings: IngestSettings,
+        clock: object = time.monotonic,
+        replicas: Callable[[], int] = lambda: 1,
+    ) -> None:
+        self._replicas = replicas  # live ingest replicas sharing every client's limit
         self._default_rate = settings.rate_per_second
         self._default_burst = settings.burst
         self._clock = clock
@@ -62,24 +74,40 @@ class RateLimiter:
     def _now(self) -> float:
         return float(self._clock())  # type: ignore[operator]
 
-    def take(self, client: ApiClient) -> Decision:
-        rate = max(client.rate_per_second or self._default_rate, 1e-6)
-        burst = max(client.burst or self._default_burst, 1)
+    def take(self, client: ApiClient, cost: int = 1, held: int = 0) -> Decision:
+        """Take ``cost`` tokens (a batch's further items), all of them or none; ``held``: the
+        tokens this request took already. A request costing more than the bucket can hold
+        (a batch of 100 against a replica's burst share of 50) passes once the bucket is as
+        full as it gets and leaves it in debt: the rate over time holds, nothing is
+        refused for ever."""
+        share = max(1, self._replicas())
+        rate = max((client.rate_per_second or self._default_rate) / share, 1e-6)
+        burst = max((client.burst or self._default_burst) // share, 1)
         now = self._now()
         with self._lock:
             bucket = self._buckets.get(client.client_id)
-            if bucket is None or bucket.rate != rate or bucket.burst != burst:
+            if bucket is None:
                 bucket = self._buckets[client.client_id] = _Bucket(rate, burst, now)
+            elif bucket.rate != rate or bucket.burst != burst:
+                # A new limit or replica count: the tokens left carry over (never above the
+                # new burst), so a replica joining or leaving grants no fresh burst.
+                bucket.rate, bucket.burst = rate, burst
+                bucket.tokens = min(bucket.tokens, float(burst))
             bucket.tokens = min(burst, bucket.tokens + (now - bucket.stamp) * rate)
             bucket.stamp = now
-            allowed = bucket.tokens >= 1.0
+            allowed = bucket.tokens >= min(cost, burst - held)
             if allowed:
-                bucket.tokens -= 1.0
+                bucket.tokens -= cost
             tokens = bucket.tokens
-        missing = 1.0 - (tokens - math.floor(tokens)) if tokens < burst else 0.0
+        if tokens >= burst:
+            missing = 0.0
+        elif tokens < 1:  # empty, or in debt after a request larger than the burst
+            missing = 1.0 - tokens
+        else:
+            missing = 1.0 - (tokens - math.floor(tokens))
         return Decision(
             allowed=allowed,
-            remaining=math.floor(tokens),
+            remaining=max(0, math.floor(tokens)),
             limit=burst,
             window_s=max(1, math.ceil(burst / rate)),
             reset_s=math.ceil(missing / rate) if missing else 0,

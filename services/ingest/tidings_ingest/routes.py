@@ -12,18 +12,21 @@ from collections.abc import Awaitable, Callable
 import orjson
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from tidings import tracing
 from tidings.domain.clients import SCOPE_READ, SCOPE_WRITE, ApiClient
 from tidings.domain.idempotency import parse_header
-from tidings.errors import RateLimited, TidingsError, Unavailable
+from tidings.errors import InvalidIdempotencyKey, RateLimited, TidingsError, Unavailable
 from tidings.logs import get_logger
+from tidings_ingest.batch import batch_body, batch_items
 from tidings_ingest.body import parse_json, read_capped, require_json
+from tidings_ingest.listing import parse_query, parse_stream_filters
 from tidings_ingest.notifications import Notifications
 from tidings_ingest.openapi import openapi_document
 from tidings_ingest.problems import internal_error, problem_response
 from tidings_ingest.runtime import Runtime
+from tidings_ingest.stream import Streams
 
 log = get_logger(__name__)
 CREATE_SPAN = "POST /api/v1/notifications"
@@ -50,8 +53,10 @@ async def _api(request: Request, route: str, scope: str, inner: Inner) -> Respon
             raise RateLimited("rate limit exceeded", retry_after_s=decision.retry_after_s)
         client.require_scope(scope)
         response = await inner(request, client, rt)
+        headers.update(getattr(request.state, "ratelimit", {}))  # a batch took more tokens
         response.headers.update(headers)
     except TidingsError as exc:
+        headers.update(getattr(request.state, "ratelimit", {}))
         code = exc.code if exc.status < 500 or exc.status == 503 else "internal_error"
         if code == "internal_error":
             log.error("internal_error", request_id=request_id, error=repr(exc))
@@ -69,6 +74,7 @@ async def _api(request: Request, route: str, scope: str, inner: Inner) -> Respon
 
 
 async def _create(request: Request, client: ApiClient, rt: Runtime) -> Response:
+    rt.backpressure.check(client.tenant)  # the last sample: no broker call here
     key = parse_header(request.headers.get("idempotency-key"))
     require_json(request.headers.get("content-type"))
     limits = rt.settings.limits
@@ -81,19 +87,47 @@ async def _create(request: Request, client: ApiClient, rt: Runtime) -> Response:
     return Response(answer.body, answer.status, headers, media_type="application/json")
 
 
+async def _batch(request: Request, client: ApiClient, rt: Runtime) -> Response:
+    rt.backpressure.check(client.tenant)  # the last sample: no broker call here
+    if request.headers.get("idempotency-key") is not None:
+        raise InvalidIdempotencyKey("a batch takes a key per item (idempotency_key), not a header")
+    require_json(request.headers.get("content-type"))
+    limits = rt.settings.limits
+    raw = await read_capped(request, limits.max_batch_body_bytes, limits.body_timeout_s)
+    data = parse_json(raw, limits.max_json_depth)
+    count = len(batch_items(data, limits.max_batch_items))
+    if count > 1:  # a batch costs one token per item; _api took the first
+        decision = rt.limiter.take(client, count - 1, held=1)
+        request.state.ratelimit = decision.headers()
+        if not decision.allowed:
+            raise RateLimited(
+                f"a batch of {count} items takes {count} tokens",
+                retry_after_s=decision.retry_after_s,
+            )
+    entries = await request.app.state.batches.create(client, data)
+    return Response(batch_body(entries), 202, media_type="application/json")
+
+
 async def _status(request: Request, client: ApiClient, rt: Runtime) -> Response:
     notifications: Notifications = request.app.state.notifications
     view = await notifications.status(client, request.path_params["event_id"])
     return Response(orjson.dumps(view), 200, media_type="application/json")
 
 
+def _shed(rt: Runtime) -> Response | None:
+    """503 before any work (creates and batches): too many requests in flight."""
+    ingest = rt.settings.ingest
+    if rt.in_flight < ingest.max_in_flight:
+        return None
+    rt.metrics.rejected.labels("unavailable").inc()
+    exc = Unavailable("too many requests in flight, retry later")
+    return problem_response(exc, uuid.uuid4().hex, retry_after_s=ingest.retry_after_s)
+
+
 async def create_notification(request: Request) -> Response:
     rt: Runtime = request.app.state.runtime
-    if rt.in_flight >= rt.settings.ingest.max_in_flight:  # shed load before any work
-        rt.metrics.rejected.labels("unavailable").inc()
-        exc = Unavailable("too many requests in flight, retry later")
-        retry = rt.settings.ingest.retry_after_s
-        return problem_response(exc, uuid.uuid4().hex, retry_after_s=retry)
+    if (shed := _shed(rt)) is not None:
+        return shed
     rt.in_flight += 1
     try:
         if not tracing.ENABLED:
@@ -103,6 +137,41 @@ async def create_notification(request: Request) -> Response:
             response = await _api(request, "create_notification", SCOPE_WRITE, _create)
             span.set_attribute("http.response.status_code", response.status_code)
             return response
+    finally:
+        rt.in_flight -= 1
+
+
+async def _list(request: Request, client: ApiClient, rt: Runtime) -> Response:
+    query = parse_query(request.query_params)
+    page = await request.app.state.listing.page(client, query)
+    return Response(orjson.dumps(page), 200, media_type="application/json")
+
+
+async def list_notifications(request: Request) -> Response:
+    return await _api(request, "list_notifications", SCOPE_READ, _list)
+
+
+async def _stream(request: Request, client: ApiClient, rt: Runtime) -> Response:
+    filters = parse_stream_filters(request.query_params)
+    if not rt.state_feed.ready:
+        raise Unavailable("the state feed is starting")
+    streams: Streams = request.app.state.streams
+    body = streams.open(client, filters, request.headers.get("last-event-id"))
+    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    return StreamingResponse(body, 200, headers, media_type="text/event-stream")
+
+
+async def stream_notifications(request: Request) -> Response:
+    return await _api(request, "stream_notifications", SCOPE_READ, _stream)
+
+
+async def create_batch(request: Request) -> Response:
+    rt: Runtime = request.app.state.runtime
+    if (shed := _shed(rt)) is not None:
+        return shed
+    rt.in_flight += 1
+    try:
+        return await _api(request, "create_batch", SCOPE_WRITE, _batch)
     finally:
         rt.in_flight -= 1
 

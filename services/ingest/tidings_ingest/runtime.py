@@ -9,27 +9,29 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Mapping
-from typing import Any
 
 from tidings.contracts.codec import Codec
 from tidings.contracts.topics import Topics
 from tidings.domain.clients import ClientRegistry
-from tidings.domain.origin import verify_origin
-from tidings.errors import OriginRejected
+from tidings.domain.origin import proven_by
 from tidings.kafka.consumer import PartitionReader
 from tidings.kafka.producer import AsyncProducer
 from tidings.logs import get_logger
 from tidings.settings import Settings
 from tidings.stores.clients import clients_view
 from tidings.stores.directory import store_directory
-from tidings.stores.events import RecentEvents, events_view
+from tidings.stores.events import events_view
+from tidings.stores.listing import ListedRecentEvents, ListedStateStore
 from tidings.stores.schemas import SchemaRegistry
-from tidings.stores.state import StateStore, state_view
+from tidings.stores.state import state_view
+from tidings_ingest.backpressure import Backpressure
 from tidings_ingest.idempotency import KeysInFlight
 from tidings_ingest.identity import register_identity, service_signer
 from tidings_ingest.metrics import Metrics
 from tidings_ingest.ratelimit import RateLimiter
+from tidings_ingest.replicas import ingest_replicas
+from tidings_ingest.statefeed import StateFeed
+from tidings_ingest.transactions import TransactionalAppender
 
 log = get_logger(__name__)
 
@@ -43,11 +45,16 @@ class Runtime:
         # Directory and states in this instance's local stores (bounded memory, resumed from
         # their checkpoints at start; tidings/stores/changelog.py).
         self.directory, directory_view = store_directory(settings, self.codec, "ingest")
+        self.directory_view = directory_view  # directory API writes wait for it (read-your-writes)
         self.clients = ClientRegistry()
-        self.states = StateStore(self.codec, settings.stores.hot_entries)
-        self.events = RecentEvents(settings.topics.idempotency_window_ms)
+        # Both also index by accepted time per tenant (the list; tidings/stores/listing.py).
+        self.states = ListedStateStore(self.codec, settings.stores.hot_entries)
+        self.events = ListedRecentEvents(settings.topics.idempotency_window_ms)
         self.keys_in_flight = KeysInFlight()
-        self.limiter = RateLimiter(settings.ingest)
+        # Every client's limit is shared by the live ingest replicas (a consumer group's
+        # members): each enforces 1/N of it, the deployment the whole.
+        self.replicas = ingest_replicas(settings)
+        self.limiter = RateLimiter(settings.ingest, replicas=lambda: self.replicas.count)
         self.registry = SchemaRegistry(settings, self.codec)
         self.signer = service_signer(settings)  # the service key ring's MAC signer
         self.clients_view = clients_view(settings, self.codec, self.clients)
@@ -56,36 +63,35 @@ class Runtime:
             self.clients_view,
             state_view(settings, self.codec, self.states),
         ]
-        self.events_view = events_view(settings, self.codec, self.events, self._proven)
+        self.events_view = events_view(settings, self.codec, self.events, proven_by(self.clients))
         self.views.append(self.events_view)
         # Where a tenant's partition ends now (read-your-writes for GET on every replica);
         # a consumer of its own: the view's consumer is busy on the view's thread.
         self.events_barrier = PartitionReader(settings, "ingest-barrier", self.topics.events.name)
+        self.directory_barrier = PartitionReader(
+            settings, "ingest-directory-barrier", self.topics.directory.name
+        )
+        # The resolver's backlog per events partition, sampled in the background (503s).
+        self.backpressure = Backpressure(settings)
         # One idempotent acks=all append per event: the 202 waits for nothing else.
         self.producer = AsyncProducer(settings, "ingest")
+        # Batches: all items in one transaction (made on the first batch).
+        self.transactions = TransactionalAppender(settings)
+        # SSE streams: one consumer of the state topic for all of them (statefeed.py).
+        self.state_feed = StateFeed(settings, self.codec, settings.ingest.stream_buffer)
         self.in_flight = 0  # create requests being worked on (event loop only)
         self._identity_ready = threading.Event()
         self._stop = threading.Event()
         self._boot = threading.Thread(target=self._bootstrap, name="bootstrap", daemon=True)
-
-    def _proven(
-        self,
-        event: Mapping[str, Any],
-        key: bytes | None,
-        headers: Mapping[str, bytes],
-        canonical: bytes,
-    ) -> bool:
-        try:
-            verify_origin(event, key, headers, canonical, self.clients)
-        except OriginRejected:
-            return False
-        return True
 
     def start(self) -> Runtime:
         for view in self.views:
             if view is not self.events_view:
                 view.start()
         self.registry.start()
+        self.state_feed.start()
+        self.backpressure.start()
+        self.replicas.start()
         self._boot.start()
         return self
 
@@ -140,7 +146,12 @@ class Runtime:
         """Finish queued appends first, then stop reading."""
         self._stop.set()
         self.producer.close(self.settings.ingest.shutdown_grace_s)
+        self.transactions.close()
+        self.state_feed.stop()
         for view in self.views:
             view.stop()
         self.events_barrier.close()
+        self.directory_barrier.close()
+        self.backpressure.stop()
+        self.replicas.stop()
         self.registry.stop()

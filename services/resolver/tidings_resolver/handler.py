@@ -31,8 +31,9 @@ from tidings.processing.outbox import Defer, Outbox
 from tidings.processing.stateful import StatefulHandler
 from tidings.settings import Settings
 from tidings_resolver.inbound import InboundEvent, Invalid, read_event
-from tidings_resolver.output import event_state, history_until_now, write_resolution
-from tidings_resolver.resolution import policy_for, resolve
+from tidings_resolver.output import event_state, history_until_now
+from tidings_resolver.resolution import policy_for
+from tidings_resolver.slices import Slicer, fanout_backlog
 
 log = get_logger(__name__)
 Original = tuple[bytes | None, bytes | None, dict[str, bytes]]
@@ -62,6 +63,23 @@ class ResolverHandler(StatefulHandler):
         self._directory, self._directory_view = directory, directory_view
         self._clients, self._clients_view, self._schemas = clients, clients_view, schemas
         self._records = {self._topics.retry.name: "retry"}
+        self._backlog = fanout_backlog(settings)  # paces the slices of a large audience
+        self._slicer = Slicer(
+            self._writes,
+            codec,
+            self._topics.retry.name,
+            directory,
+            chunk_size=self._p.chunk_size,
+            slice_size=self._p.resolve_slice_size,
+            pending=self._pending,
+            backlog=self._backlog,
+            backlog_limit=self._p.resolve_slice_backlog,
+        )
+
+    def close(self) -> None:
+        self._slicer.close()
+        self._backlog.close()
+        super().close()
 
     def decode(self, raw: RawRecord) -> Any:
         """A retry record, or an event proven and checked (``Invalid`` when it is not)."""
@@ -145,33 +163,52 @@ class ResolverHandler(StatefulHandler):
             return
         offset = sum(self._directory_view.position().values())
         channels = policy_for(inbound.event["type"], self._p.channel_policy, self._p.channels)
-        scope = inbound.event["recipients"]
-        resolution = resolve(
-            inbound.tenant,
-            scope["users"],
-            scope["roles"],
-            scope["groups"],
-            inbound.rules,
-            self._directory,
-            channels,
-        )
-        write_resolution(
+        # The first slice of its audience (all of it unless large: slices.py, fair sharing).
+        progress = self._slicer.resolve(
             out,
-            self._writes,
-            inbound.event,
-            resolution,
+            inbound,
+            original,
             attempt=attempt,
-            chunk_size=self._p.chunk_size,
-            directory_offset=offset,
-            pending=self._pending,
+            past=past,
+            channels=channels,
             history=history,
             at=now,
+            directory_offset=offset,
         )
         bound.debug(
             "event_resolved",
-            recipients=len(resolution.recipients),
-            skipped=dict(resolution.skipped),
+            recipients=progress.recipients,
+            skipped=dict(progress.skipped),
             directory_offset=offset,
+        )
+
+    def _continue(self, msg: RawRecord, record: dict[str, Any], out: Outbox) -> None:
+        """The next slice of a large audience (a continuation: a retry record with ``slice``)."""
+        replay_id = h.text(record["original_headers"], h.REPLAY_ID)
+        current = self._current(record["tenant"], record["event_id"], replay_id)
+        if current is None or current["stage"] in TERMINAL:
+            log.info("slice_dropped_stale", event_id=record["event_id"], tenant=record["tenant"])
+            return
+        original = (msg.key, record["original_value"], dict(record["original_headers"]))
+        past = list(record["attempts"])
+        try:
+            inbound = self._read(original)
+        except Invalid as inv:  # e.g. its client deleted meanwhile: the rest is refused
+            self._reject(msg, out, inv, original, past)
+            return
+        cursor, attempt, now = record["slice"], int(record["attempt"]), now_ms()
+        channels = policy_for(inbound.event["type"], self._p.channel_policy, self._p.channels)
+        self._slicer.resolve(
+            out,
+            inbound,
+            original,
+            attempt=attempt,
+            past=past,
+            channels=channels,
+            history=history_until_now(inbound.event, past, attempt, int(cursor["started"])),
+            at=now,
+            directory_offset=int(cursor["directory_offset"]),
+            cursor=cursor,
         )
 
     def _transient_problem(self, inbound: InboundEvent, attempt: int) -> tuple[str, str] | None:
@@ -262,6 +299,9 @@ class ResolverHandler(StatefulHandler):
         bound.info("event_retrying", error_class=error_class, next_attempt_at=not_before)
 
     def _handle_retry(self, msg: RawRecord, record: dict[str, Any], out: Outbox) -> None:
+        if record.get("slice") is not None:
+            self._continue(msg, record, out)
+            return
         if record["not_before"] > now_ms():
             raise Defer(record["not_before"])  # the loop pauses this partition until then
         replay_id = h.text(record["original_headers"], h.REPLAY_ID)
@@ -310,6 +350,7 @@ class ResolverHandler(StatefulHandler):
                     error_class=inv.error_class,
                     detail=inv.detail[:300],
                     unproven=not inv.proven,
+                    client_id=inv.client_id,
                     at=now,
                 ),
                 self._pending,

@@ -1,8 +1,10 @@
 """An events-topic record turned into a trusted event, or a stable reason it is refused.
 
 Every check of the HTTP path runs again here, because internal systems and console tools
-write straight to the topic: decoding by content-type, proof of origin, payload schema and
-rule syntax. Every refusal is permanent (``Invalid``): retrying cannot make it valid.
+write straight to the topic: decoding by content-type, proof of origin (with a direct
+producer's write scope, organization and event types), payload schema, rule syntax and, for
+direct producers, targeting permissions. Every refusal is permanent (``Invalid``): retrying
+cannot make it valid. Recipients are resolved inside the event's organization (``org``).
 """
 
 from __future__ import annotations
@@ -37,17 +39,20 @@ class Invalid(Exception):
         tenant: str | None,
         *,
         proven: bool = False,
+        client_id: str | None = None,
     ) -> None:
         super().__init__(f"{error_class}: {detail}")
         self.error_class, self.detail = error_class, detail
         self.event_id, self.tenant = event_id, tenant
         self.proven = proven  # origin verified: the event is who it says it is
+        self.client_id = client_id  # its proven creator (its readers are that client's org's)
 
 
 @dataclass(frozen=True)
 class InboundEvent:
     event: dict[str, Any]
     rules: list[Rule]
+    org: str | None = None  # recipients resolve inside it; None: the whole tenant
 
     @property
     def event_id(self) -> str:
@@ -97,25 +102,49 @@ def read_event(
     event_id = _header_event_id({h.EVENT_ID: str(event["event_id"]).encode()}) or claimed_id
     try:
         try:
-            verify_origin(event, key, headers, canonical, clients, service_keys)
+            signer = verify_origin(event, key, headers, canonical, clients, service_keys)
         except OriginRejected as exc:
             if exc.reason != "unknown_signer" or is_service_signer(h.text(headers, h.SIGNER) or ""):
                 raise
             # A client registered a moment ago: read the clients topic up to now, once.
             catch_up_clients()
-            verify_origin(event, key, headers, canonical, clients, service_keys)
+            signer = verify_origin(event, key, headers, canonical, clients, service_keys)
     except OriginRejected as exc:
         raise Invalid("origin_rejected", exc.reason, event_id, key_tenant) from None
+    creator = str(event["source"]["client_id"])
+    org: str | None = event.get("org")
+    if signer is not None:
+        # A direct producer: what the endpoint checks of its callers, checked here. Its
+        # organization is its credential's, whatever the record says (origin refused a
+        # record naming another one).
+        org = signer.org
+        scope = event["recipients"]
+        try:
+            signer.require_targets(scope["users"], scope["roles"], scope["groups"], scope["rules"])
+        except TidingsError as exc:
+            raise Invalid(
+                exc.code, _detail(exc), event_id, key_tenant, proven=True, client_id=creator
+            ) from None
     try:
         payload = orjson.loads(event["payload"])
         schemas.validate(event["type"], event["version"], payload)
         rules = parse_stored_rules(event["recipients"]["rules"])
     except orjson.JSONDecodeError:
         raise Invalid(
-            "schema_validation_failed", "payload is not JSON", event_id, key_tenant, proven=True
+            "schema_validation_failed",
+            "payload is not JSON",
+            event_id,
+            key_tenant,
+            proven=True,
+            client_id=creator,
         ) from None
     except TidingsError as exc:
-        fields = "; ".join(f"{e.path}: {e.message}" for e in exc.errors)
-        detail = f"{exc.detail} ({fields})" if fields else exc.detail
-        raise Invalid(exc.code, detail, event_id, key_tenant, proven=True) from None
-    return InboundEvent(event, rules)
+        raise Invalid(
+            exc.code, _detail(exc), event_id, key_tenant, proven=True, client_id=creator
+        ) from None
+    return InboundEvent(event, rules, org)
+
+
+def _detail(exc: TidingsError) -> str:
+    fields = "; ".join(f"{e.path}: {e.message}" for e in exc.errors)
+    return f"{exc.detail} ({fields})" if fields else exc.detail

@@ -3,7 +3,9 @@ state records around them, all in the caller's transaction."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -44,6 +46,15 @@ def history_until_now(
     return history
 
 
+@dataclass(frozen=True)
+class Progress:
+    """What the earlier slices of one resolution wrote (a slice continuation carries it)."""
+
+    chunks: int = 0
+    recipients: int = 0
+    skipped: Mapping[str, int] = field(default_factory=dict)
+
+
 def write_resolution(
     out: Outbox,
     writes: Writes,
@@ -56,13 +67,28 @@ def write_resolution(
     pending: PendingStates,
     history: list[dict[str, Any]],
     at: int,
-) -> None:
+    before: Progress | None = None,
+    final: bool = True,
+) -> Progress:
     """Two records per event: its chunks and ONE state record (``resolved``, or
-    ``dispatched`` when nobody is to be notified). Earlier stages are in its history."""
+    ``dispatched`` when nobody is to be notified). Earlier stages are in its history.
+
+    A slice of a larger audience (``before``: what earlier slices wrote) numbers its chunks
+    after theirs and counts their totals in; a slice that is not ``final`` marks its chunks
+    so fan-out does not end the event on them, and writes ``resolving`` with the progress.
+    The final slice of an audience whose earlier slices wrote chunks always writes one, even
+    an empty one, so fan-out sees where the event ends. Returns the progress after it."""
+    before = before or Progress()
     tenant, event_id = str(event["tenant"]), str(event["event_id"])
-    total, chunks = len(resolution.recipients), resolution.chunk_count(chunk_size)
-    skipped = dict(resolution.skipped)
-    history = with_stage(history, Stage.RESOLVED, at, attempt)
+    mine = list(resolution.chunks(chunk_size))
+    if final and before.chunks and not mine:
+        mine = [[]]
+    total = before.recipients + len(resolution.recipients)
+    chunks = before.chunks + len(mine)
+    skipped = dict(Counter(before.skipped) + resolution.skipped)
+    progress = Progress(chunks, total, skipped)
+    if final:
+        history = with_stage(history, Stage.RESOLVED, at, attempt)
     summary = orjson.dumps(
         {
             "recipients": total,
@@ -86,7 +112,7 @@ def write_resolution(
     if tracing.ENABLED:  # fan-out continues this trace (the resolve span is current)
         tracing.inject(headers)
     partition = writes.partition_of(tenant)
-    for index, chunk in enumerate(resolution.chunks(chunk_size)):
+    for index, chunk in enumerate(mine, start=before.chunks):
         value = writes.codec.encode(
             "resolved_chunk",
             {
@@ -106,6 +132,7 @@ def write_resolution(
                 "payload": event["payload"],
                 "version": event["version"],
                 "replay_id": event.get("replay_id"),
+                "final": final,
             },
         )
         out.produce(
@@ -123,9 +150,15 @@ def write_resolution(
         "attempt": attempt,
         "history": history,
     }
+    if not final:
+        detail = f"resolving in slices: {total} recipients in {chunks} chunks so far"
+        writes.state(
+            out, event_state(event, Stage.RESOLVING, at=at, detail=detail, **common), pending
+        )
+        return progress
     if chunks:
         writes.state(out, event_state(event, Stage.RESOLVED, at=at, **common), pending)
-        return
+        return progress
     # Nothing to fan out: the resolver ends the event itself, saying why.
     reasons = ", ".join(f"{k}={v}" for k, v in sorted(skipped.items())) or "empty audience"
     writes.state(
@@ -140,3 +173,4 @@ def write_resolution(
         pending,
     )
     out.latencies.append(max(0.0, (now_ms() - int(event["accepted_at"])) / 1000))
+    return progress

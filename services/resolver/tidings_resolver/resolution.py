@@ -1,5 +1,7 @@
 """Recipient resolution: listed users, role members, group members and rule matches, within
-the event's tenant only, active users only, each user once, with the scopes that chose it.
+the event's tenant only (and its organization, when its client has one: an outsider listed
+by id counts as unknown, and scopes reach members of the organization only), active users
+only, each user once, with the scopes that chose it.
 
 Pure logic against a ``DirectoryReader`` (snapshot-free reads): the resolver calls this at
 processing time, so the directory as it is then decides (the state record says which offset
@@ -16,7 +18,7 @@ from dataclasses import dataclass, field
 
 import orjson
 
-from tidings.domain.directory import Contact, DirectoryReader
+from tidings.domain.directory import Contact, DirectoryReader, in_org
 from tidings.domain.rules import Rule, parse_rules
 
 INACTIVE, UNKNOWN, MUTED, NO_ADDRESS = "inactive", "unknown", "muted", "no_address"
@@ -53,8 +55,15 @@ def policy_for(
 def choose_channels(user: Contact, channels: Sequence[str]) -> tuple[dict[str, str], str | None]:
     """The policy's channels the user has an address for, minus muted ones; with the skip
     reason when nothing is left."""
-    reachable = {c: user.channels[c] for c in channels if c in user.channels}
-    chosen = {c: a for c, a in reachable.items() if c not in user.muted}
+    addresses, muted = user.channels, user.muted
+    chosen: dict[str, str] = {}
+    reachable = False
+    for channel in channels:  # once per recipient of every large audience: kept plain
+        address = addresses.get(channel)
+        if address is not None:
+            reachable = True
+            if channel not in muted:
+                chosen[channel] = address
     if chosen:
         return chosen, None
     return chosen, MUTED if reachable else NO_ADDRESS
@@ -73,12 +82,30 @@ def resolve(
     rules: Sequence[Rule],
     directory: DirectoryReader,
     channels: Sequence[str],
+    org: str | None = None,
 ) -> Resolution:
+    matched, result = match(tenant, users, roles, groups, rules, directory, org)
+    return resolve_members(tenant, sorted(matched), matched, directory, channels, org, result)
+
+
+def match(
+    tenant: str,
+    users: Sequence[str],
+    roles: Sequence[str],
+    groups: Sequence[str],
+    rules: Sequence[Rule],
+    directory: DirectoryReader,
+    org: str | None = None,
+) -> tuple[dict[str, list[str]], Resolution]:
+    """The audience (user id -> the scopes that chose it), and a resolution holding the
+    listed users skipped as unknown. Split from ``resolve_members`` so the resolver can
+    resolve a large audience in slices (tidings_resolver/slices.py)."""
     matched: dict[str, list[str]] = {}
     result = Resolution()
     for user_id in users:
-        if directory.get(tenant, user_id) is None:
-            result.skipped[UNKNOWN] += 1  # unknown and other-tenant look the same: by design
+        if not in_org(directory.get(tenant, user_id), org):
+            # unknown, other-tenant and other-organization look the same: by design
+            result.skipped[UNKNOWN] += 1
         else:
             matched.setdefault(user_id, []).append("user")
     for role in roles:
@@ -93,18 +120,36 @@ def resolve(
         tag = f"rule:{i}"
         for user_id in directory.matching(tenant, rule):
             matched.setdefault(user_id, []).append(tag)
-    audience = sorted(matched)
-    for user_id, found in zip(audience, directory.contacts(tenant, audience), strict=True):
-        if found is None:  # deleted while we were resolving
-            result.skipped[UNKNOWN] += 1
+    return matched, result
+
+
+def resolve_members(
+    tenant: str,
+    audience: Sequence[str],
+    matched: Mapping[str, Sequence[str]],
+    directory: DirectoryReader,
+    channels: Sequence[str],
+    org: str | None = None,
+    result: Resolution | None = None,
+) -> Resolution:
+    """``audience`` (sorted ids of ``matched``) turned into recipients and skips, added to
+    ``result``: the directory as it is now decides who is active and reachable."""
+    result = result if result is not None else Resolution()
+    skipped, chosen_ones = result.skipped, result.recipients.append  # once per recipient below
+    for user_id, user in zip(audience, directory.contacts(tenant, audience), strict=True):
+        if user is None:  # deleted while we were resolving
+            skipped[UNKNOWN] += 1
             continue
-        user = found
+        if org is not None and not in_org(user, org):
+            if "user" in matched[user_id]:  # left the organization while we were resolving
+                skipped[UNKNOWN] += 1
+            continue  # a scope's member outside the organization: never in the audience
         if not user.active:
-            result.skipped[INACTIVE] += 1
+            skipped[INACTIVE] += 1
             continue
         chosen, reason = choose_channels(user, channels)
         if reason is not None:
-            result.skipped[reason] += 1
+            skipped[reason] += 1
             continue
-        result.recipients.append(Recipient(user_id, tuple(matched[user_id]), chosen))
+        chosen_ones(Recipient(user_id, tuple(matched[user_id]), chosen))
     return result

@@ -28,6 +28,15 @@ ScopeOption = typer.Option(..., "--scope", help=f"Repeatable: {', '.join(SCOPES)
 EventTypeOption = typer.Option(
     [], "--event-type", help="Repeatable fnmatch pattern of allowed types (default: all)."
 )
+OrgOption = typer.Option(
+    None, "--org", help="The one organization of the tenant it acts for (default: the tenant)."
+)
+TargetOption = typer.Option(
+    [],
+    "--target",
+    help="Repeatable KIND[:PATTERN]: users, roles, groups or rules it may use in recipients; "
+    "PATTERN (fnmatch) narrows role or group names (default: every kind).",
+)
 
 
 @contextmanager
@@ -54,6 +63,8 @@ def client_json(client: ApiClient) -> dict[str, Any]:
         "burst": client.burst,
         "signing": client.public_key is not None,
         "revoked": client.revoked,
+        "org": client.org,
+        "targets": [str(t) for t in client.targets],
     }
 
 
@@ -67,6 +78,11 @@ def create(
     signing_key: bool = typer.Option(
         False, "--signing-key", help="Also create an Ed25519 key for direct Kafka producers."
     ),
+    byte_rate: int | None = typer.Option(
+        None, "--byte-rate", min=0, help="Kafka producer_byte_rate of a --signing-key client."
+    ),
+    org: str | None = OrgOption,
+    target: list[str] = TargetOption,
     as_json: bool = output.JsonOption,
 ) -> None:
     """Create a credential; its secret is printed now and never again."""
@@ -80,6 +96,9 @@ def create(
             rate_per_second=rate,
             burst=burst,
             signing_key=signing_key,
+            producer_byte_rate=byte_rate,
+            org=org,
+            targets=target,
         )
     if as_json:
         output.print_json(created.as_dict())
@@ -87,6 +106,9 @@ def create(
     output.out.print(f"client_id: {created.client.client_id}", highlight=False)
     output.out.print(f"tenant:    {tenant}", highlight=False)
     output.out.print(f"scopes:    {', '.join(created.client.scopes)}", highlight=False)
+    output.out.print(f"org:       {org or '(whole tenant)'}", highlight=False, markup=False)
+    targets = " ".join(str(t) for t in created.client.targets) or "(every kind)"
+    output.out.print(f"targets:   {targets}", highlight=False, markup=False)
     output.out.print(f"secret:    {created.secret}", highlight=False, markup=False)
     if created.signing_key is not None:
         output.out.print(f"signing_key: {created.signing_key}", highlight=False, markup=False)
@@ -130,13 +152,25 @@ def list_(
         return
     output.print_table(
         "clients",
-        ["client_id", "tenant", "scopes", "event_types", "rate", "burst", "revoked"],
+        [
+            "client_id",
+            "tenant",
+            "org",
+            "scopes",
+            "event_types",
+            "targets",
+            "rate",
+            "burst",
+            "revoked",
+        ],
         [
             (
                 r["client_id"],
                 r["tenant"],
+                r["org"] or "*",
                 " ".join(r["scopes"]),
                 " ".join(r["event_types"]) or "*",
+                " ".join(r["targets"]) or "*",
                 r["rate_per_second"],
                 r["burst"],
                 r["revoked"],

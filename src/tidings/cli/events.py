@@ -9,6 +9,7 @@ from pathlib import Path
 import typer
 
 from tidings.cli import output
+from tidings.cli.org_filter import OrgFilter
 from tidings.cli.selection import (
     EndOption,
     OffsetsOption,
@@ -34,6 +35,9 @@ OutputOption = typer.Option(None, "--output", "-o", help="File (default stdout).
 FormatOption = typer.Option("console", "--format", help="console (re-injectable) or jsonl.")
 SignFileArg = typer.Argument(..., exists=True, dir_okay=False, help="Avro JSON event(s).")
 SignerOption = typer.Option(..., "--signer", envvar="TIDINGS_SIGNER_ID", help="Client id.")
+OrgOption = typer.Option(
+    None, "--org", help="Only events created by clients of this organization (events, state)."
+)
 SigningKeyOption = typer.Option(
     ..., "--signing-key", envvar="TIDINGS_SIGNING_KEY", help="Base64 Ed25519 private key."
 )
@@ -65,15 +69,17 @@ def tail(
     event_type: str | None = TypeOption,
     from_beginning: bool = FromBeginningOption,
     max_records: int | None = MaxOption,
+    org: str | None = OrgOption,
 ) -> None:
     """Follow a topic, one JSON object per record (partition, offset, timestamp, key, headers)."""
     settings = output.settings()
     spec, codec = topic_spec(settings, topic), Codec(settings.schemas_dir)
     sel = Selection(tenant=tenant)
+    orgs = OrgFilter(settings, codec, spec.record, org) if org else None
     shown = 0
     with output.errors_as_exit_codes():
         for raw in follow(settings, spec.name, from_beginning):
-            if keep(raw, sel, event_type):
+            if keep(raw, sel, event_type) and (orgs is None or orgs.keep(raw)):
                 print(json_line(raw, codec, spec.record), flush=True)
                 shown += 1
                 if max_records is not None and shown >= max_records:
@@ -90,6 +96,7 @@ def dump(
     start: str | None = StartOption,
     end: str | None = EndOption,
     offsets: list[str] | None = OffsetsOption,
+    org: str | None = OrgOption,
 ) -> None:
     """Write the selected records up to now. ``console`` lines are what
     ``kafka-console-producer --property parse.key=true --property parse.headers=true`` and
@@ -101,12 +108,13 @@ def dump(
     sel = selection(tenant, start, end, offsets)
     if fmt == "console" and spec.record is None:
         output.fail("this topic has no record schema; use --format jsonl", output.USAGE)
+    orgs = OrgFilter(settings, codec, spec.record, org) if org else None
     written = 0
     sink = out_file.open("w", encoding="utf-8") if out_file else sys.stdout
     try:
         with output.errors_as_exit_codes(), output.progress(f"dump {spec.name}", None) as advance:
             for raw in scan(settings, spec.name, sel):
-                if not keep(raw, sel, event_type):
+                if not keep(raw, sel, event_type) or (orgs is not None and not orgs.keep(raw)):
                     continue
                 line = (
                     json_line(raw, codec, spec.record)

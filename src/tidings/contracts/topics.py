@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from tidings.settings import Settings
 
 DAY_MS = 24 * 3600 * 1000
+HEARTBEATS_KEPT_MS = 10 * 60 * 1000
 
 
 @dataclass(frozen=True)
@@ -113,6 +114,20 @@ class Topics:
             },
         )
         self.replays = TopicSpec(f"{p}replays", "replay_audit", 1, {**delete, "retention.ms": "-1"})
+        # Ingest replicas' heartbeats (kafka/membership.py): broker-stamped, so hosts' clocks
+        # need not agree; small segments so that what is older than minutes is deleted.
+        self.ingest_replicas = TopicSpec(
+            f"{p}ingest.replicas",
+            None,
+            1,
+            {
+                "cleanup.policy": "compact,delete",
+                "retention.ms": str(HEARTBEATS_KEPT_MS),
+                "segment.ms": str(HEARTBEATS_KEPT_MS),
+                "message.timestamp.type": "LogAppendTime",
+                **isr,
+            },
+        )
         self.deliveries = {
             channel: TopicSpec(
                 f"{p}deliveries.{channel}",
@@ -135,6 +150,7 @@ class Topics:
             self.clients,
             self.idempotency,
             self.replays,
+            self.ingest_replicas,
         ]
         return fixed + list(self.deliveries.values())
 

@@ -1,4 +1,5 @@
-"""API clients: credentials bound to one tenant, with scopes, allowed event types and limits.
+"""API clients: credentials bound to one tenant (and optionally one organization of it), with
+scopes, allowed event types, targeting permissions (domain/targets.py) and limits.
 
 Secrets are 256-bit random tokens of the form ``tds_<client id>.<random>``. Because they are
 high-entropy, a single SHA-256 is the right hash (a slow KDF such as scrypt defends guessable
@@ -14,15 +15,18 @@ import hmac
 import secrets
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from tidings.domain.targets import Target, require_allowed, stored_targets
 from tidings.errors import Forbidden, Unauthenticated
 
 SCOPE_WRITE = "notifications:write"
 SCOPE_READ = "notifications:read"
-SCOPES = (SCOPE_WRITE, SCOPE_READ)
+SCOPE_DIRECTORY_READ = "directory:read"  # GET /api/v1/directory/users/{id}
+SCOPE_DIRECTORY_WRITE = "directory:write"  # PUT, DELETE, batch of directory users
+SCOPES = (SCOPE_WRITE, SCOPE_READ, SCOPE_DIRECTORY_READ, SCOPE_DIRECTORY_WRITE)
 SERVICE_TENANT = "*"  # only the ingest service's signing identity; never an API credential
 _DUMMY_HASH = "sha256$" + hashlib.sha256(b"no such client").hexdigest()
 
@@ -61,6 +65,13 @@ def require_type(patterns: tuple[str, ...], event_type: str) -> None:
         raise Forbidden(f"this credential may not create {event_type!r} events")
 
 
+def sees(reader_org: str | None, creator_org: str | None) -> bool:
+    """May a client of ``reader_org`` read an event created by a client of ``creator_org``
+    (same tenant)? A tenant-wide reader sees every event; an organization's client only its
+    organization's, not even a tenant-wide client's: anything else is answered as unknown."""
+    return reader_org is None or reader_org == creator_org
+
+
 @dataclass(frozen=True)
 class ApiClient:
     client_id: str
@@ -73,6 +84,8 @@ class ApiClient:
     public_key: str | None = None
     revoked: bool = False
     created_at: int = 0
+    org: str | None = None  # None: acts for the whole tenant
+    targets: tuple[Target, ...] = ()  # empty: every recipient kind
 
     @classmethod
     def from_record(cls, record: Mapping[str, Any]) -> ApiClient:
@@ -87,6 +100,8 @@ class ApiClient:
             public_key=record.get("public_key"),
             revoked=bool(record.get("revoked", False)),
             created_at=int(record.get("created_at", 0)),
+            org=record.get("org"),
+            targets=stored_targets(record.get("targets", ())),
         )
 
     def to_record(self) -> dict[str, Any]:
@@ -101,6 +116,8 @@ class ApiClient:
             "public_key": self.public_key,
             "revoked": self.revoked,
             "created_at": self.created_at,
+            "org": self.org,
+            "targets": [str(t) for t in self.targets],
         }
 
     def allows_type(self, event_type: str) -> bool:
@@ -112,6 +129,19 @@ class ApiClient:
 
     def require_type(self, event_type: str) -> None:
         require_type(self.event_types, event_type)
+
+    def require_targets(
+        self,
+        users: Sequence[str],
+        roles: Sequence[str],
+        groups: Sequence[str],
+        rules: Sequence[object],
+    ) -> None:
+        """403 ``recipients_not_allowed`` for a kind or name outside the client's targets."""
+        require_allowed(self.targets, users, roles, groups, rules)
+
+    def sees(self, creator_org: str | None) -> bool:
+        return sees(self.org, creator_org)
 
 
 class ClientRegistry:

@@ -1,9 +1,13 @@
-"""The tenant directory: users with roles, groups, attributes, channel addresses and preferences.
+"""The tenant directory: users with roles, groups, organizations, attributes, channel addresses
+and preferences.
 
 The compacted directory topic (key ``tenant/user id``) is the source. ``DirectoryReader`` is
 what resolution and request validation read; services read it from local stores with
 indexes (stores/directory.py), tools and tests from the in-memory ``Directory`` here, the
-reference model. Lookups never cross tenants: every index is per tenant.
+reference model. Lookups never cross tenants: every index is per tenant. Organizations
+narrow further, at the caller's choice: a user belongs to any number of its tenant's
+organizations (``orgs``), and an organization's client reaches only their members
+(``in_org``), so an outsider looks exactly like an unknown user.
 """
 
 from __future__ import annotations
@@ -12,13 +16,14 @@ import sys
 import threading
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Annotated, Any, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from tidings.domain.rules import Rule, matches
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:@+-]{0,127}$"
+OrgName = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
 
 
 class DirectoryLine(BaseModel):
@@ -34,6 +39,7 @@ class DirectoryLine(BaseModel):
     attributes: dict[str, str] = Field(default_factory=dict)
     channels: dict[str, str] = Field(default_factory=dict)
     muted: list[str] = Field(default_factory=list)
+    orgs: list[OrgName] = Field(default_factory=list)
 
 
 _SHARED: dict[tuple[str, ...], tuple[str, ...]] = {}
@@ -88,6 +94,7 @@ class User:
     attributes: Mapping[str, str]
     channels: Mapping[str, str]
     muted: frozenset[str]
+    orgs: tuple[str, ...] = ()
 
     @classmethod
     def from_record(cls, record: Mapping[str, Any]) -> User:
@@ -103,6 +110,7 @@ class User:
             ),
             channels=SmallMap(record.get("channels", {})),
             muted=_muted(list(record.get("muted", []))),
+            orgs=_interned(list(record.get("orgs", []))),
         )
 
     @classmethod
@@ -117,6 +125,7 @@ class User:
             attributes=record.get("attributes") or {},
             channels=record.get("channels") or {},
             muted=frozenset(record.get("muted") or ()) or _NO_CHANNELS,
+            orgs=tuple(record.get("orgs") or ()),
         )
 
     @classmethod
@@ -133,12 +142,14 @@ class User:
             "attributes": dict(self.attributes),
             "channels": dict(self.channels),
             "muted": sorted(self.muted),
+            "orgs": list(self.orgs),
         }
 
 
 class Contact(Protocol):
-    """What delivery needs of a user: is it active, where it can be reached, what it muted.
-    A ``User`` is one; a store may keep a lighter projection for large audiences."""
+    """What delivery needs of a user: is it active, where it can be reached, what it muted,
+    which organizations it belongs to. A ``User`` is one; a store may keep a lighter
+    projection for large audiences."""
 
     @property
     def active(self) -> bool: ...
@@ -146,6 +157,21 @@ class Contact(Protocol):
     def channels(self) -> Mapping[str, str]: ...
     @property
     def muted(self) -> Collection[str]: ...
+    @property
+    def orgs(self) -> Collection[str]: ...
+
+
+def in_org(contact: Contact | None, org: str | None) -> bool:
+    """Is this (known) user reachable by a client of ``org``? Every user is, for a
+    tenant-wide client (``org`` None); else only members of ``org``."""
+    if contact is None:
+        return False
+    if org is None:
+        return True
+    try:
+        return org in contact.orgs
+    except IndexError:  # a contact stored before contacts carried orgs: it has none
+        return False
 
 
 class DirectoryReader(Protocol):

@@ -19,7 +19,7 @@ from tidings.contracts import headers as h
 from tidings.contracts.codec import CONTENT_TYPE_BINARY, Codec
 from tidings.contracts.state import now_ms
 from tidings.contracts.topics import event_key
-from tidings.domain.directory import DirectoryReader
+from tidings.domain.directory import DirectoryReader, in_org
 from tidings.domain.payload_schemas import PayloadSchemas
 from tidings.domain.rules import RuleLimits, canonical, parse_rules
 from tidings.domain.signing import RecordSigner
@@ -116,19 +116,26 @@ def validate_request(
     schemas: PayloadSchemas,
     limits: LimitSettings,
     directory: DirectoryReader | None = None,
+    org: str | None = None,
 ) -> ValidatedRequest:
     """Size, schema and recipient checks, in a fixed order. ``directory`` is None only on the
-    direct producer path, which checks scope syntax and leaves existence to the resolver."""
+    direct producer path, which checks scope syntax and leaves existence to the resolver.
+    ``org``: the caller's organization (None: tenant-wide); a listed user outside it is
+    answered exactly like an unknown one."""
     payload_json = canonical_json(request.payload)
     if len(payload_json) > limits.max_payload_bytes:
         raise PayloadTooLarge(f"payload exceeds {limits.max_payload_bytes} bytes")
     schema = schemas.validate(request.type, request.version, request.payload)
-    rules = _check_recipients(request.recipients, tenant, limits, directory)
+    rules = _check_recipients(request.recipients, tenant, limits, directory, org)
     return ValidatedRequest(request, schema.version, payload_json.decode(), rules)
 
 
 def _check_recipients(
-    scope: RecipientsIn, tenant: str, limits: LimitSettings, directory: DirectoryReader | None
+    scope: RecipientsIn,
+    tenant: str,
+    limits: LimitSettings,
+    directory: DirectoryReader | None,
+    org: str | None,
 ) -> list[str]:
     if not (scope.users or scope.roles or scope.groups or scope.rules):
         raise InvalidRecipients(
@@ -146,11 +153,12 @@ def _check_recipients(
         RuleLimits.of(limits),
     )
     if directory is not None:
-        # Lookups are per tenant, so a user of another tenant is exactly an unknown user.
+        # Lookups are per tenant, so a user of another tenant is exactly an unknown user;
+        # and one outside the caller's organization too.
         errors = [
             FieldError(f"recipients.users[{i}]", "unknown user")
             for i, name in enumerate(scope.users)
-            if directory.get(tenant, name) is None
+            if not in_org(directory.get(tenant, name), org)
         ]
         errors += [
             FieldError(f"recipients.roles[{i}]", "unknown role")
@@ -176,8 +184,10 @@ def build_envelope(
     event_id: str | None = None,
     accepted_at: int | None = None,
     fingerprint: str | None = None,
+    org: str | None = None,
 ) -> dict[str, Any]:
-    """The immutable event. Tenant and source client come from the credential, never the body."""
+    """The immutable event. Tenant, source client and organization come from the credential,
+    never the body."""
     request = validated.request
     return {
         "event_id": event_id or event_id_for(tenant, idempotency_key),
@@ -199,6 +209,7 @@ def build_envelope(
         "accepted_at": accepted_at if accepted_at is not None else now_ms(),
         "replay_id": None,
         "fingerprint": fingerprint,
+        "org": org,
     }
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from tidings.errors import InvalidIdempotencyKey
+from tidings.errors import IdempotencyKeyReused, InvalidIdempotencyKey
 
 MAX_KEY_LENGTH = 255
 # RFC 8941 sf-string: printable ASCII, with only \\ and \" escaped inside the quotes.
@@ -39,3 +39,10 @@ def parse_header(raw: str | None) -> str | None:
     elif value.startswith('"') or not _BARE.match(value):
         raise InvalidIdempotencyKey("the Idempotency-Key must be printable ASCII")
     return check_key(value)
+
+
+def require_same_request(first: str | None, fingerprint: str) -> None:
+    """422 ``idempotency_key_reused`` unless a key's first request had this fingerprint (the
+    canonical body's): the same answer over HTTP and from the producer library."""
+    if first != fingerprint:
+        raise IdempotencyKeyReused("this Idempotency-Key was used for another request")

@@ -6,24 +6,25 @@ key equal to the tenant, then either
 - a MAC by a key of the service key ring (``signer: svc/<key id>``): written by our ingest,
   which vouches for the authenticated client in ``source``, a client of the event's tenant;
 - or an Ed25519 signature, plain or over a batch's Merkle root (``proof`` header), by a
-  registered client: bound to the event's tenant, named in ``source``, allowed its type; or
-  by a ``*`` identity (the replay tool's), which vouches for ``source`` as the ingest does.
+  registered client: bound to the event's tenant (and organization, when the record names
+  one), named in ``source``, holding ``notifications:write``, allowed its type; or by a
+  ``*`` identity (the replay tool's), which vouches for ``source`` as the ingest does.
 
 The reasons are stable: they end up on the dead letter.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from tidings.contracts import headers as h
-from tidings.domain.clients import SERVICE_TENANT, ClientRegistry
+from tidings.domain.clients import SCOPE_WRITE, SERVICE_TENANT, ApiClient, ClientRegistry
 from tidings.domain.service_mac import SIGNER_PREFIX, ServiceKeyRing, is_service_signer
 from tidings.domain.signing import verify_record
 from tidings.errors import OriginRejected
 
-__all__ = ["OriginRejected", "verify_origin"]
+__all__ = ["OriginRejected", "proven_by", "verify_origin"]
 
 
 def verify_origin(
@@ -33,9 +34,11 @@ def verify_origin(
     canonical_value: bytes,
     clients: ClientRegistry,
     service_keys: ServiceKeyRing | None = None,
-) -> None:
+) -> ApiClient | None:
     """Raise ``OriginRejected`` with a stable reason unless the event proves where it came from.
 
+    Returns the direct producer that signed it (whose targets and organization the caller
+    applies next), or None when one of our services vouches for it.
     ``service_keys`` verifies our services' MACs; None means this process's own ring
     (``tidings.service_keys``), loaded only when a service's record is first seen."""
     tenant = event["tenant"]
@@ -53,7 +56,7 @@ def verify_origin(
         if not valid:
             raise OriginRejected("bad_signature")
         _require_vouched(event, clients)
-        return
+        return None
     signer = clients.get(signer_id)
     if signer is None or not signer.public_key:
         raise OriginRejected("unknown_signer")
@@ -64,11 +67,34 @@ def verify_origin(
         raise OriginRejected("signer_revoked")
     if signer.tenant == SERVICE_TENANT:
         _require_vouched(event, clients)
-        return
+        return None
     if signer.tenant != tenant or event["source"]["client_id"] != signer.client_id:
         raise OriginRejected("tenant_mismatch")
+    if event.get("org") is not None and event["org"] != signer.org:
+        raise OriginRejected("org_mismatch")  # absent: the signer's own organization applies
+    if SCOPE_WRITE not in signer.scopes:
+        raise OriginRejected("write_scope_missing")  # e.g. a read-only client's signing key
     if not signer.allows_type(event["type"]):
         raise OriginRejected("type_not_allowed")
+    return signer
+
+
+def proven_by(
+    clients: ClientRegistry,
+) -> Callable[[Mapping[str, Any], bytes | None, Mapping[str, bytes], bytes], bool]:
+    """``verify_origin`` as a yes/no for views that index only proven records (the recent
+    events of the ingest and of the producer library): a forgery is skipped, not an error."""
+
+    def proven(
+        event: Mapping[str, Any], key: bytes | None, headers: Mapping[str, bytes], canonical: bytes
+    ) -> bool:
+        try:
+            verify_origin(event, key, headers, canonical, clients)
+        except OriginRejected:
+            return False
+        return True
+
+    return proven
 
 
 def _require_vouched(event: Mapping[str, Any], clients: ClientRegistry) -> None:

@@ -12,10 +12,11 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from confluent_kafka import ConsumerGroupTopicPartitions, IsolationLevel, TopicPartition
+from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, IsolationLevel, TopicPartition
 from confluent_kafka.admin import AdminClient, OffsetSpec
 
 from tidings.kafka.admin import admin_client
+from tidings.kafka.config import consumer_config
 from tidings.kafka.consumer import BEGINNING, PartitionReader
 from tidings.settings import Settings
 
@@ -188,3 +189,42 @@ def _read_oldest(settings: Settings, lags: list[PartitionLag], wait_s: float = 3
                     wanted[p].lag = 0
         finally:
             reader.close()
+
+
+class GroupPositions:
+    """Where a consumer group stands on one topic, as cheaply as it can be asked (ingest's
+    backpressure samples it every second): ``read()`` -> partition -> (committed offset,
+    end). A partition the group never committed counts from its log start, where
+    ``auto.offset.reset=earliest`` starts it.
+
+    A plain consumer configured with the group's id that never subscribes asks both: the
+    group's committed offsets (``committed``: an OffsetFetch, it does not join the group) and
+    each partition's log start and last stable offset (watermarks at read_committed). No
+    AdminClient: periodic admin requests timing out during a broker outage aborted the whole
+    ingest process inside librdkafka 2.16 (``rd_kafka_enq_once_del_source_return``)."""
+
+    def __init__(self, settings: Settings, group: str, topic: str, partitions: int) -> None:
+        conf = consumer_config(settings, f"positions-{group}", group)
+        self._consumer = Consumer(conf)  # never subscribes: never a member, never commits
+        self._tps = [TopicPartition(topic, p) for p in range(partitions)]
+
+    def read(self, timeout_s: float) -> dict[int, tuple[int, int]]:
+        """Raises ``KafkaException`` (or ``TimeoutError``) when the broker does not answer
+        within ``timeout_s`` in all."""
+        deadline = time.monotonic() + timeout_s
+        committed = {
+            tp.partition: tp.offset
+            for tp in self._consumer.committed(self._tps, timeout=timeout_s)
+            if tp.error is None and tp.offset >= 0
+        }
+        out: dict[int, tuple[int, int]] = {}
+        for tp in self._tps:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("group positions not read in time")
+            start, end = self._consumer.get_watermark_offsets(tp, timeout=left)
+            out[tp.partition] = (committed.get(tp.partition, start), end)
+        return out
+
+    def close(self) -> None:
+        self._consumer.close()

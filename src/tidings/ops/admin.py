@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -13,10 +14,12 @@ from pydantic import ValidationError
 from tidings.contracts.codec import Codec
 from tidings.contracts.topics import Topics, user_key
 from tidings.domain.clients import SCOPES, ApiClient, hash_secret, new_client_id, new_secret
-from tidings.domain.directory import DirectoryLine, User
+from tidings.domain.directory import ID_PATTERN, DirectoryLine, User
 from tidings.domain.signing import generate_private_key, public_key_of
+from tidings.domain.targets import parse_targets
 from tidings.errors import FieldError, ValidationFailed
 from tidings.kafka.producer import durable_producer
+from tidings.kafka.quotas import limit_direct_producer
 from tidings.settings import Settings
 from tidings.stores.clients import put_client
 
@@ -26,6 +29,7 @@ class CreatedClient:
     client: ApiClient
     secret: str
     signing_key: str | None  # private key, shown once; only for direct producers
+    producer_byte_rate: int | None = None  # its Kafka quota (kafka/quotas.py); 0: none
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -34,10 +38,13 @@ class CreatedClient:
             "tenant": self.client.tenant,
             "scopes": list(self.client.scopes),
             "event_types": list(self.client.event_types),
+            "org": self.client.org,
+            "targets": [str(t) for t in self.client.targets],
         }
         if self.signing_key is not None:
             out["signing_key"] = self.signing_key
             out["public_key"] = self.client.public_key
+            out["producer_byte_rate"] = self.producer_byte_rate
         return out
 
 
@@ -51,14 +58,23 @@ def create_client(
     burst: int | None = None,
     signing_key: bool = False,
     client_id: str | None = None,
+    org: str | None = None,
+    targets: Iterable[str] = (),
+    producer_byte_rate: int | None = None,
 ) -> CreatedClient:
-    """Register a credential bound to ``tenant``; the secret (and signing key) exist only here."""
+    """Register a credential bound to ``tenant`` (and to ``org`` of it, when given); the
+    secret (and signing key) exist only here. ``targets``: ``KIND[:PATTERN]`` texts."""
     scopes = list(dict.fromkeys(scopes))
     unknown = [s for s in scopes if s not in SCOPES]
     if unknown:
         raise ValidationFailed(
             "unknown scope", errors=[FieldError("scope", f"unknown: {', '.join(unknown)}")]
         )
+    if org is not None and not re.fullmatch(ID_PATTERN, org):
+        raise ValidationFailed(
+            "invalid organization", errors=[FieldError("org", "letters, digits and _.:@+- only")]
+        )
+    allowed = parse_targets(targets)
     client_id = client_id or new_client_id()
     secret = new_secret(client_id)
     private = generate_private_key() if signing_key else None
@@ -72,9 +88,13 @@ def create_client(
         burst=burst,
         public_key=public_key_of(private) if private else None,
         created_at=int(time.time() * 1000),
+        org=org,
+        targets=allowed,
     )
+    # A direct producer's Kafka quota first: no client exists that the broker would not throttle.
+    byte_rate = limit_direct_producer(settings, client_id, producer_byte_rate) if private else None
     put_client(settings, client)
-    return CreatedClient(client, secret, private)
+    return CreatedClient(client, secret, private, byte_rate)
 
 
 def parse_directory_lines(lines: Iterable[str | bytes]) -> Iterator[tuple[int, User | None, str]]:

@@ -58,6 +58,8 @@ def gather(settings: Settings, codec: Codec, tenant: str | None) -> dict[Key, Ev
     for _raw, ev in _records(settings, codec, topics.events.name, "event", sel):
         found.setdefault((ev["tenant"], ev["event_id"]), Evidence(ev, ev["accepted_at"]))
     for _raw, rec in _records(settings, codec, topics.retry.name, "retry", sel):
+        if rec.get("slice") is not None:
+            continue  # a large audience's next slice (fair sharing), not a retry
         if (e := found.get((rec["tenant"], rec["event_id"]))) is not None:
             e.retries.append(rec)
     for raw, rec in _records(settings, codec, topics.resolved.name, "resolved_chunk", sel):
@@ -149,10 +151,11 @@ def _history(event: dict[str, Any], attempts: list[dict[str, Any]]) -> list[dict
 
 def _resolved(e: Evidence, channels: set[str]) -> dict[str, Any]:
     ev = e.event
-    first, summary, resolved_at = e.chunks[min(e.chunks)]
+    # The newest chunk: a large audience resolved in slices counts its totals in there.
+    newest, summary, resolved_at = e.chunks[max(e.chunks)]
     told = [h for h in summary.get("history") or [] if h["stage"] == Stage.RESOLVED.value]
     resolved_at = int(told[-1]["at"]) if told else resolved_at  # the resolver's own time
-    total = first["chunks"]
+    total = newest["chunks"]
     done = 0
     while done in e.chunks and all(
         (r["user_id"], ch) in e.delivered
@@ -161,7 +164,8 @@ def _resolved(e: Evidence, channels: set[str]) -> dict[str, Any]:
         if ch in channels
     ):
         done += 1
-    stage = Stage.DISPATCHED if done >= total else Stage.RESOLVED
+    ended = newest.get("final", True)  # else more slices were to come
+    stage = Stage.DISPATCHED if ended and done >= total else Stage.RESOLVED
     source = ev.get("source") or {}
     return state_record(
         ev["event_id"],

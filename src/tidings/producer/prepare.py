@@ -2,8 +2,10 @@
 
 The library and the ingest service share ``tidings.domain.envelope`` for every step, so a request
 gets the same answer (and error code) on either path and the records they write differ only
-in event id, times and proof of origin. The directory is not consulted here (``directory=None``):
-recipient existence is checked by the resolver, which turns unknown users into ``skipped``.
+in event id, times and proof of origin. With a ``Rulebook`` and a directory (what a producer
+always passes: producer/views.py) the client's credential, scope, event types, targets, key
+reuse and recipients are checked as the endpoint checks them; without them (tools that only
+encode, unit tests) only the request itself is.
 
 Signing is split from encoding so a producer signs a whole batch at once: ``encode`` validates
 and encodes one event (raising what the endpoint would answer), ``sign`` gives a batch one
@@ -21,6 +23,7 @@ from tidings.contracts.codec import Codec
 from tidings.contracts.headers import Headers
 from tidings.contracts.topics import event_key
 from tidings.domain.clients import require_type
+from tidings.domain.directory import DirectoryReader
 from tidings.domain.envelope import (
     NotificationRequest,
     build_envelope,
@@ -34,6 +37,7 @@ from tidings.domain.idempotency import check_key
 from tidings.domain.payload_schemas import PayloadSchemas
 from tidings.domain.signing import Signer
 from tidings.errors import PayloadTooLarge
+from tidings.producer.rulebook import Rulebook
 from tidings.settings import LimitSettings
 
 
@@ -65,13 +69,17 @@ class EventPreparer:
         limits: LimitSettings,
         codec: Codec,
         event_types: Sequence[str] = (),
+        rulebook: Rulebook | None = None,
+        directory: DirectoryReader | None = None,
     ) -> None:
         self.tenant = tenant
         self.signer = signer
         self._schemas = schemas
         self._limits = limits
         self._codec = codec
-        self._event_types = tuple(event_types)
+        self._event_types = tuple(event_types)  # narrows the client record's allow-list
+        self._rules = rulebook
+        self._directory = directory
 
     def prepare(
         self,
@@ -87,7 +95,12 @@ class EventPreparer:
         request: Mapping[str, Any] | NotificationRequest,
         idempotency_key: str | None = None,
     ) -> PreparedEvent:
-        """Raise the same ``TidingsError`` the endpoint would answer with, or encode (unsigned)."""
+        """Raise the same ``TidingsError`` the endpoint would answer with, or encode (unsigned).
+
+        The checks run in the endpoint's order (docs/ingest.md), so a request breaking two
+        rules gets the same code on both paths."""
+        rules = self._rules
+        client = rules.client() if rules is not None else None  # 401, 403 scope
         check_key(idempotency_key)
         if isinstance(request, NotificationRequest):
             parsed = request
@@ -96,15 +109,26 @@ class EventPreparer:
             if len(canonical_json(dict(request))) > self._limits.max_body_bytes:
                 raise PayloadTooLarge(f"body exceeds {self._limits.max_body_bytes} bytes")
             parsed = parse_request(request)
+        if rules is not None and client is not None:
+            rules.admit(client, parsed)  # 403: event type, targets
         self._require_type(parsed.type)
-        validated = validate_request(parsed, self.tenant, self._schemas(), self._limits, None)
+        fingerprint = request_fingerprint(parsed)  # what makes a retry "the same request"
+        if rules is not None and idempotency_key is not None:
+            rules.check_key(idempotency_key, fingerprint)  # 422 reused
+        org = client.org if client is not None else None  # the credential's, as over HTTP
+        validated = validate_request(
+            parsed, self.tenant, self._schemas(), self._limits, self._directory, org
+        )
         envelope = build_envelope(
             validated,
             tenant=self.tenant,
             client_id=self.signer.client_id,
             idempotency_key=idempotency_key,
-            fingerprint=request_fingerprint(parsed),  # what makes a retry "the same request"
+            fingerprint=fingerprint,
+            org=org,
         )
+        if rules is not None and idempotency_key is not None:
+            rules.sent(idempotency_key, fingerprint)
         value, headers = encode_unsigned(self._codec, envelope)
         key = event_key(self.tenant)
         return PreparedEvent(envelope["event_id"], key, value, h.to_list(headers), envelope)

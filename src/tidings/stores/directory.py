@@ -6,7 +6,7 @@ entry derived from it live in the store of the user's partition and change in on
 record and indexes never disagree, even after a crash:
 
     r/<tenant>/<user>                     the directory_entry record, Avro bytes as on the topic
-    p/<tenant>/<user>                     its contact: [active, channels, muted] (JSON), what
+    p/<tenant>/<user>                     its contact: [active, channels, muted, orgs] (JSON), what
                                           resolution reads per recipient (a covering index)
     i/user/<tenant>/<user>                every user of a tenant (``not`` rules, exports)
     i/role/<tenant>/<role>/<user>         role members
@@ -26,6 +26,7 @@ murmur2 of each key (``_Located``).
 
 from __future__ import annotations
 
+import functools
 import struct
 import threading
 from collections.abc import Iterator, Mapping, Sequence
@@ -52,7 +53,6 @@ from tidings.stores.changelog import (
     stores_root,
 )
 from tidings.stores.kv import (
-    RECORDS,
     PartitionStore,
     StoreCorrupt,
     StoreError,
@@ -68,6 +68,7 @@ RECORD = "directory_entry"
 USER, ROLE, GROUP, ORG, ATTR, VALUE = "user", "role", "group", "org", "attr", "value"
 COUNT = b"c/"
 CONTACTS = b"p/"
+_NONE: tuple[set[bytes], set[bytes]] = (set(), set())
 _COUNT = struct.Struct(">q")
 LOCATED_MAX = 2_000_000
 """Most member locations a thread keeps between a scan and the contacts read after it."""
@@ -79,6 +80,7 @@ class Reach(NamedTuple):
     active: bool
     channels: Mapping[str, str]
     muted: Sequence[str]  # a few channels at most: a list is searched as fast as a set
+    orgs: Sequence[str]  # absent from contacts stored before orgs (``directory.in_org``)
 
 
 def contact_key(tenant: str, user: str) -> bytes:
@@ -87,10 +89,14 @@ def contact_key(tenant: str, user: str) -> bytes:
 
 def contact_value(record: Mapping[str, Any]) -> bytes:
     muted = sorted(record.get("muted") or ())
-    return orjson.dumps([bool(record.get("active", True)), record.get("channels") or {}, muted])
+    orgs = sorted(record.get("orgs") or ())
+    return orjson.dumps(
+        [bool(record.get("active", True)), record.get("channels") or {}, muted, orgs]
+    )
 
 
-_loads, _reach = orjson.loads, Reach._make
+_loads = orjson.loads
+_reach = functools.partial(tuple.__new__, Reach)  # Reach._make without its Python frame
 
 
 def read_contact(raw: bytes) -> Reach:
@@ -105,25 +111,37 @@ def _value(value: str) -> str:
 def index_entries(record: dict[str, Any]) -> set[bytes]:
     """Every index key of one directory record, byte for byte ``kv.index_key``'s (empty
     names are not indexed: no scope or rule can name them)."""
+    scopes, others = _entries(record)
+    return scopes | others
+
+
+def _entries(record: dict[str, Any]) -> tuple[set[bytes], set[bytes]]:
+    """(role, group and org entries: they carry the contact; the other entries)."""
     tenant, user = str(record["tenant"]), str(record["id"])
     if not tenant or not user:
-        return set()
+        return set(), set()
     member = b"/" + escape(user)
-    keys = {index_prefix(USER, tenant) + member[1:]}
+    scopes: set[bytes] = set()
     for name, values in ((ROLE, "roles"), (GROUP, "groups"), (ORG, "orgs")):
         names = record.get(values)
         if names:
-            prefix = index_prefix(name, tenant)
-            keys.update(prefix + escape(value) + member for value in names if value)
+            prefix = _prefix(name, tenant)
+            scopes.update(prefix + escape(value) + member for value in names if value)
+    others = {_prefix(USER, tenant) + member[1:]}
     attributes = record.get("attributes")
     if attributes:
-        having, valued = index_prefix(ATTR, tenant), index_prefix(VALUE, tenant)
+        having, valued = _prefix(ATTR, tenant), _prefix(VALUE, tenant)
         for name, value in attributes.items():
             if name:
                 part = escape(name)
-                keys.add(having + part + member)
-                keys.add(valued + part + b"/" + escape(_value(value)) + member)
-    return keys
+                others.add(having + part + member)
+                others.add(valued + part + b"/" + escape(_value(value)) + member)
+    return scopes, others
+
+
+@functools.lru_cache(maxsize=4096)
+def _prefix(index: str, tenant: str) -> bytes:
+    return index_prefix(index, tenant)
 
 
 def _count_key(tenant: str) -> bytes:
@@ -136,6 +154,8 @@ class DirectoryTable:
     def __init__(self, codec: Codec, cache: HotCache[bytes, User]) -> None:
         self._codec = codec
         self._cache = cache
+        self._users: list[bytes] = []  # record keys of the last ``writes`` (for ``applied``)
+        self.generation = 0  # batches applied: what a reader saw may have changed since
 
     def writes(self, store: PartitionStore, changes: Sequence[Change]) -> list[Write]:
         out: list[Write] = []
@@ -156,18 +176,25 @@ class DirectoryTable:
                 tenant, user = str(record["tenant"]), str(record["id"])
             key = record_key(user_key(tenant, user))
             if key not in held:
-                held[key] = self._decoded(store.get(key))
+                held[key] = self._decoded(store.get(key, fill_cache=False))
             old = held[key]
-            before = index_entries(old) if old is not None else set()
-            after = index_entries(record) if record is not None else set()
-            out.extend((entry, None) for entry in sorted(before - after))
-            out.extend((entry, b"") for entry in sorted(after - before))
-            out.append((key, change.value))
+            scopes_before, others_before = _entries(old) if old is not None else _NONE
+            scopes, others = _entries(record) if record is not None else _NONE
+            out.extend((e, None) for e in sorted(scopes_before - scopes))
+            out.extend((e, None) for e in sorted(others_before - others))
+            out.extend((e, b"") for e in sorted(others - others_before))
             contact = None if record is None else contact_value(record)
+            if contact is not None:
+                # Scope entries carry the contact (a role's audience is read by one scan):
+                # all of them are rewritten when the contact changes.
+                same = old is not None and contact_value(old) == contact
+                out.extend((e, contact) for e in sorted(scopes - scopes_before if same else scopes))
+            out.append((key, change.value))
             out.append((contact_key(tenant, user), contact))
             if (old is None) != (record is None):
                 counts[tenant] = counts.get(tenant, 0) + (1 if record is not None else -1)
             held[key] = record
+        self._users = list(held)
         for tenant, delta in counts.items():
             if delta:
                 raw = store.get(_count_key(tenant))
@@ -179,7 +206,8 @@ class DirectoryTable:
         return None if value is None else self._codec.decode(value, expect=RECORD)[1]
 
     def applied(self, partition: int, writes: Sequence[Write]) -> None:
-        self._cache.invalidate(key for key, _ in writes if key.startswith(RECORDS))
+        self._cache.invalidate(self._users)
+        self.generation += 1
 
     def forget(self, partition: int) -> None:
         self._cache.clear()
@@ -217,12 +245,17 @@ class StoreDirectory:
         return None
 
     def contacts(self, tenant: str, user_ids: Sequence[str]) -> list[Reach | None]:
-        located = self._located.take()
+        located, known = self._located.take(tenant, self._generation())
         prefix = contact_key(tenant, "")
-        keys = [prefix + u.encode() for u in user_ids]
-        found: list[Reach | None] = [None] * len(keys)
+        found: list[Reach | None] = [None] * len(user_ids)
+        keys: dict[int, bytes] = {}
         wanted: dict[int, list[int]] = {}
         for i, user_id in enumerate(user_ids):
+            carried = known.get(user_id)
+            if carried:  # read with the scope's index entry
+                found[i] = _reach(_loads(carried))
+                continue
+            keys[i] = prefix + user_id.encode()
             home = located.get(user_id)
             if home is None:
                 home = partition_for(user_key(tenant, user_id), self._stores.partitions)
@@ -234,7 +267,7 @@ class StoreDirectory:
         return found
 
     def _read_contacts(
-        self, keys: list[bytes], found: list[Reach | None], wanted: dict[int, list[int]]
+        self, keys: dict[int, bytes], found: list[Reach | None], wanted: dict[int, list[int]]
     ) -> list[int]:
         """Fill ``found`` from the stores named in ``wanted``; what is still missing."""
         with self._guard() as guard:
@@ -262,13 +295,28 @@ class StoreDirectory:
         return self._any(ORG, tenant, org)
 
     def role_members(self, tenant: str, role: str) -> list[str]:
-        return sorted(self._members(ROLE, tenant, role))
+        return sorted(self._scope(ROLE, tenant, role))
 
     def group_members(self, tenant: str, group: str) -> list[str]:
-        return sorted(self._members(GROUP, tenant, group))
+        return sorted(self._scope(GROUP, tenant, group))
 
     def org_members(self, tenant: str, org: str) -> list[str]:
-        return sorted(self._members(ORG, tenant, org))
+        return sorted(self._scope(ORG, tenant, org))
+
+    def _scope(self, index: str, *parts: str) -> list[str]:
+        """Members of a role, group or org; their contacts, which the entries carry, are
+        kept for the ``contacts`` read that follows (no lookup per member)."""
+        if not all(parts):
+            return []
+        out: list[str] = []
+        generation = self._generation()
+        with self._guard() as guard:
+            for partition, store in self._stores.open_stores():
+                guard.partition = partition
+                found = store.member_values(index, *parts)
+                self._located.add_contacts(parts[0], found, generation)
+                out.extend(user for user, _ in found)
+        return out
 
     def matching(self, tenant: str, rule: Rule) -> set[str]:
         return select(rule, _TenantIndex(self, tenant))
@@ -292,7 +340,7 @@ class StoreDirectory:
             for partition, store in self._stores.open_stores():
                 guard.partition = partition
                 found = list(store.members(index, *parts))
-                self._located.add(found, partition)
+                self._located.add(parts[0], found, partition)
                 out.extend(found)
         return out
 
@@ -320,6 +368,10 @@ class StoreDirectory:
                 for key, raw in store.iter_prefix(COUNT):
                     yield key[len(COUNT) :].decode(), _COUNT.unpack(raw)[0]
 
+    def _generation(self) -> int:
+        table = self._stores.table
+        return table.generation if isinstance(table, DirectoryTable) else 0
+
     def _guard(self) -> _Guard:
         return _Guard(self._view)
 
@@ -344,20 +396,43 @@ class _Guard:
 
 
 class _Located(threading.local):
-    """Per thread: the partition each member of the latest scans was found in, for the
-    ``contacts`` read that follows them (bounded; dropped once read)."""
+    """Per thread: what the latest scans learned of their members, per tenant: the partition
+    each was found in and, for scopes, its contact. The ``contacts`` read that follows uses
+    it instead of hashing and looking up every key (bounded; dropped once read)."""
 
     def __init__(self) -> None:
-        self.where: dict[str, int] = {}
+        self.where: dict[str, dict[str, int]] = {}
+        self.contacts: dict[str, dict[str, bytes]] = {}
+        self.size = 0
+        self.generation = -1  # of the directory when the first of them was scanned
 
-    def add(self, members: list[str], partition: int) -> None:
-        if len(self.where) + len(members) > LOCATED_MAX:
-            self.where.clear()  # the contacts read then hashes the keys instead
-        self.where.update(dict.fromkeys(members, partition))
+    def add(self, tenant: str, members: list[str], partition: int) -> None:
+        if self._full(len(members)):
+            return
+        self.where.setdefault(tenant, {}).update(dict.fromkeys(members, partition))
 
-    def take(self) -> dict[str, int]:
-        where, self.where = self.where, {}
-        return where
+    def add_contacts(self, tenant: str, found: list[tuple[str, bytes]], generation: int) -> None:
+        if self._full(len(found)):
+            return
+        if not self.contacts:
+            self.generation = generation
+        self.contacts.setdefault(tenant, {}).update(found)
+
+    def _full(self, more: int) -> bool:
+        self.size += more
+        if self.size <= LOCATED_MAX:
+            return False
+        self.where, self.contacts = {}, {}  # the contacts read then looks them up instead
+        return True
+
+    def take(self, tenant: str, generation: int) -> tuple[dict[str, int], dict[str, bytes]]:
+        """What was learned of ``tenant``; contacts only if the directory has not changed
+        since they were scanned (else they are read again, as of now)."""
+        where, contacts = self.where.get(tenant, {}), self.contacts.get(tenant, {})
+        if generation != self.generation:
+            contacts = {}
+        self.where, self.contacts, self.size = {}, {}, 0
+        return where, contacts
 
 
 class _TenantIndex:

@@ -61,8 +61,10 @@ from rocksdict import (
     WriteOptions,
 )
 
-FORMAT_VERSION = 1
-"""Bumped whenever the key layout or the metadata changes: older stores are then rebuilt."""
+FORMAT_VERSION = 2
+"""Bumped whenever the key layout, the metadata or what a view keeps changes: older stores
+are then rebuilt. 2: directory contacts carry organizations, state stores the accepted-time
+listing index."""
 
 RECORDS = b"r/"
 INDEXES = b"i/"

@@ -85,3 +85,53 @@ def test_revoked_client_is_refused_by_the_running_service(ingest: IngestProcess)
         while http.post(URL, json=EXAMPLE).status_code != 401:
             assert time.monotonic() < deadline
             time.sleep(0.2)
+
+
+def test_org_and_targets_are_recorded_printed_and_listed(ingest: IngestProcess) -> None:
+    created = tidings(
+        ingest,
+        "create",
+        "--tenant",
+        "acme",
+        "--scope",
+        "notifications:write",
+        "--org",
+        "north",
+        "--target",
+        "users",
+        "--target",
+        "roles:ops-*",
+    )
+    assert (created["org"], created["targets"]) == ("north", ["users", "roles:ops-*"])
+    listed = tidings(ingest, "list", "--tenant", "acme")
+    mine = next(c for c in listed if c["client_id"] == created["client_id"])
+    assert (mine["org"], mine["targets"]) == ("north", ["users", "roles:ops-*"])
+
+
+def test_without_org_or_targets_a_client_is_tenant_wide_for_every_kind(
+    ingest: IngestProcess,
+) -> None:
+    created = tidings(ingest, "create", "--tenant", "acme", "--scope", "notifications:write")
+    assert (created["org"], created["targets"]) == (None, [])
+
+
+def test_a_malformed_target_is_refused_and_no_client_is_written(ingest: IngestProcess) -> None:
+    env = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": ingest.settings.bootstrap_servers,
+        "TIDINGS_TOPIC_PREFIX": ingest.settings.topic_prefix,
+    }
+    before = len(tidings(ingest, "list"))
+    args = ["create", "--tenant", "acme", "--scope", "notifications:write", "--target", "users:u-*"]
+    done = subprocess.run(
+        [str(BIN / "tidings"), "clients", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode != 0
+    assert "users take no pattern" in done.stdout + done.stderr
+    assert "Traceback" not in done.stderr
+    assert len(tidings(ingest, "list")) == before

@@ -64,11 +64,12 @@ def test_a_record_signed_by_a_revoked_client_is_rejected(
     seeded: Settings, services: dict[str, Proc]
 ) -> None:
     revoked = create_client(seeded, "acme", ["notifications:write"], signing_key=True)
-    put_client(seeded, replace(revoked.client, revoked=True))
     with prepared(seeded, revoked) as p:
-        event_id = p.send(BODY)
-        assert p.flush()[0].acknowledged
-    state = wait_stage(seeded, "acme", event_id, {"rejected", "dispatched"})
+        event = p.prepare(BODY)  # signed while the client was valid
+    put_client(seeded, replace(revoked.client, revoked=True))
+    # Written without the library, which would now refuse it (401): the resolver must too.
+    write(seeded, event.key, event.value, event.headers)
+    state = wait_stage(seeded, "acme", event.event_id, {"rejected", "dispatched"})
     assert state["stage"] == "rejected"
 
 

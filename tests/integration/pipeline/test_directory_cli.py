@@ -64,3 +64,19 @@ def test_invalid_file_writes_nothing_and_fails(
     result = tidings(settings, "directory", "load", str(bad))
     assert result.returncode == 1
     assert "line 2" in result.stderr
+
+
+def test_organizations_of_a_user_are_loaded_and_exported(
+    topics: Topics, settings: Settings, tmp_path: Path
+) -> None:
+    lines = [
+        {"tenant": "orgs", "id": "u-1", "orgs": ["north", "south"]},
+        {"tenant": "orgs", "id": "u-2"},
+    ]
+    assert (
+        tidings(settings, "directory", "load", str(write(tmp_path / "o.jsonl", lines))).returncode
+        == 0
+    )
+    result = tidings(settings, "directory", "export", "--tenant", "orgs")
+    exported = {u["id"]: u["orgs"] for u in map(orjson.loads, result.stdout.splitlines())}
+    assert exported == {"u-1": ["north", "south"], "u-2": []}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import secrets
 import time
 
 import pytest
@@ -16,7 +17,8 @@ from tidings.domain.clients import ClientRegistry
 from tidings.domain.origin import verify_origin
 from tidings.domain.signing import verify
 from tidings.errors import TidingsError
-from tidings.ops.admin import CreatedClient
+from tidings.kafka.quotas import direct_producer_client_id, producer_byte_rate
+from tidings.ops.admin import CreatedClient, create_client
 from tidings.producer import Ack, AsyncNotificationProducer, NotificationProducer
 from tidings.settings import Settings
 from tidings.stores.schemas import SchemaRegistry
@@ -144,13 +146,23 @@ def test_schemas_are_read_from_the_schemas_topic_when_none_are_given(
 def test_an_unreachable_broker_reports_the_event_unacknowledged(
     settings: Settings, registry: SchemaRegistry, direct_client: CreatedClient
 ) -> None:
-    dead = settings.model_copy(update={"bootstrap_servers": "127.0.0.1:1"})
-    p = producer(dead, direct_client, schemas=registry.schemas, **{"message.timeout.ms": 1500})
+    # The views it checks requests against read the real broker; its writes go nowhere.
+    dead = {"bootstrap.servers": "127.0.0.1:1", "message.timeout.ms": 1500}
+    p = producer(settings, direct_client, schemas=registry.schemas, **dead)
     p.send(BODY)
     (ack,) = p.flush(10)
     assert not ack.acknowledged
     assert ack.error is not None
     assert ack.error.retriable
+
+
+def test_a_producer_without_a_broker_to_read_its_rules_from_does_not_start(
+    settings: Settings, registry: SchemaRegistry, direct_client: CreatedClient
+) -> None:
+    dead = settings.model_copy(update={"bootstrap_servers": "127.0.0.1:1"})
+    with pytest.raises(TidingsError) as raised:
+        producer(dead, direct_client, schemas=registry.schemas, ready_timeout_s=2)
+    assert (raised.value.code, raised.value.retriable) == ("unavailable", True)
 
 
 def test_the_async_producer_acknowledges_concurrent_sends(
@@ -204,3 +216,30 @@ def test_the_async_producer_raises_a_bad_request_at_send(
     with pytest.raises(TidingsError) as raised:
         asyncio.run(run())
     assert raised.value.code == "unknown_schema_version"
+
+
+def test_the_broker_throttles_a_producer_over_its_kafka_quota(
+    settings: Settings, topics: Topics, registry: SchemaRegistry, direct_client: CreatedClient
+) -> None:
+    slow = create_client(
+        settings, "acme", ["notifications:write"], signing_key=True, producer_byte_rate=10_000
+    )
+    name = direct_producer_client_id(settings, slow.client.client_id)
+    deadline = time.monotonic() + 10
+    while producer_byte_rate(settings, name) != 10_000:
+        assert time.monotonic() < deadline, "the quota never showed on the broker"
+        time.sleep(0.1)
+    throttled: list[int] = []  # librdkafka reports each throttle the broker asks for
+    hooks = {"throttle_cb": lambda event: throttled.append(event.throttle_time)}
+
+    def big() -> dict[str, object]:  # random, so ~3 KB a record even compressed
+        return {**BODY, "payload": {"content_id": secrets.token_urlsafe(3000)}}
+
+    with producer(settings, slow, **hooks) as p:  # 150 KB: 15 s of quota
+        acks = p.send_many([(big(), None) for _ in range(50)])
+        acks += p.send_many([(big(), None) for _ in range(5)])
+        deadline = time.monotonic() + 10  # the report may come after the acknowledgements
+        while not throttled and time.monotonic() < deadline:
+            p.poll(0.5)
+    assert all(a.acknowledged for a in acks)
+    assert max(throttled, default=0) > 0

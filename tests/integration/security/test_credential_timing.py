@@ -1,10 +1,10 @@
 """The credential check takes as long whatever part of the secret is right (OWASP API2):
 in process on ``ClientRegistry.authenticate`` and over HTTP. Statistical, with generous
 bounds: samples are interleaved round-robin so machine noise hits every candidate alike, and
-medians of batches are compared over HTTP. In process, where one call takes ~2 µs and a
-preempted batch on a busy machine (the suite runs on several workers) weighs as much as the
-difference sought, the fastest batch of each candidate is compared: noise only ever adds
-time, so the minimum is the cleanest measurement of the work itself."""
+the fastest batch of each candidate is compared. On a busy machine (the suite runs on
+several workers) a preempted batch weighs more than the difference sought, in process (one
+call takes ~2 µs) as over HTTP (a median of 40 batches moved by 1.2 ms once); noise only ever
+adds time, so the minimum is the cleanest measurement of the work itself."""
 
 from __future__ import annotations
 
@@ -91,9 +91,9 @@ def test_http_check_time_does_not_depend_on_how_much_is_right(
 
         calls = {n: attempt(v) for n, v in candidates(clients.acme_rw.secret).items()}
         calls["ignored_warmup"] = calls["none_right"]
-        medians = batch_medians(calls, rounds=40, per_batch=5)
-    del medians["ignored_warmup"]
-    fastest, slowest = min(medians.values()), max(medians.values())
+        best = batch_medians(calls, rounds=60, per_batch=5, pick=min)
+    del best["ignored_warmup"]
+    fastest, slowest = min(best.values()), max(best.values())
     # An HTTP round trip is ~1 ms of noise around a ~µs check: only a real dependence (a
-    # slow path for a known client or a partial match) could move a median by this much.
-    assert slowest - fastest < max(0.3 * fastest, 0.0005), medians
+    # slow path for a known client or a partial match) could move the fastest batch this much.
+    assert slowest - fastest < max(0.3 * fastest, 0.0005), best

@@ -10,8 +10,10 @@ from tidings.domain.clients import (
     ClientRegistry,
     hash_secret,
     new_secret,
+    sees,
 )
-from tidings.errors import Forbidden, Unauthenticated
+from tidings.domain.targets import parse_targets
+from tidings.errors import Forbidden, RecipientsNotAllowed, Unauthenticated
 
 
 def registry_with(client_id: str = "c1", **fields: object) -> tuple[ClientRegistry, str]:
@@ -67,3 +69,38 @@ def test_missing_scope_is_forbidden() -> None:
     client = ApiClient("c1", "acme", "h", ("notifications:write",))
     with pytest.raises(Forbidden):
         client.require_scope("notifications:read")
+
+
+def test_org_and_targets_survive_the_record_round_trip() -> None:
+    client = ApiClient(
+        "c1",
+        "acme",
+        "h",
+        ("notifications:write",),
+        org="north",
+        targets=parse_targets(["roles:ops-*"]),
+    )
+    again = ApiClient.from_record(client.to_record())
+    assert (again.org, [str(t) for t in again.targets]) == ("north", ["roles:ops-*"])
+
+
+def test_a_record_written_before_organizations_is_a_tenant_wide_client_of_every_kind() -> None:
+    record = ApiClient("c1", "acme", "h", ("notifications:write",)).to_record()
+    del record["org"], record["targets"]
+    old = ApiClient.from_record(record)
+    assert (old.org, old.targets) == (None, ())
+
+
+def test_a_tenant_wide_reader_sees_every_organization_an_organization_only_its_own() -> None:
+    assert sees(None, "north")
+    assert sees(None, None)
+    assert sees("north", "north")
+    assert not sees("north", "south")
+    assert not sees("north", None)  # not even a tenant-wide client's events
+
+
+def test_require_targets_refuses_a_kind_outside_the_client_targets() -> None:
+    client = ApiClient("c1", "acme", "h", (), targets=parse_targets(["users"]))
+    client.require_targets(["u"], [], [], [])
+    with pytest.raises(RecipientsNotAllowed):
+        client.require_targets([], ["admin"], [], [])

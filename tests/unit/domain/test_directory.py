@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from tidings.domain.directory import Directory, User
+import pytest
+from pydantic import ValidationError
+
+from tidings.domain.directory import Directory, DirectoryLine, User, in_org
+from tidings.stores.directory import read_contact
 
 
 def user(tenant: str, uid: str, **fields: object) -> User:
@@ -60,6 +64,7 @@ def test_record_round_trip_is_lossless() -> None:
         "attributes": {"locale": "de"},
         "channels": {"email": "u1@example.com"},
         "muted": ["sms"],
+        "orgs": ["north"],
     }
     assert User.from_record(record).to_record() == record
 
@@ -69,3 +74,32 @@ def test_version_counts_every_change() -> None:
     d.put(user("acme", "u-1"))
     d.delete("acme", "u-1")
     assert d.version == 2
+
+
+def test_a_line_may_name_the_organizations_of_its_user_absent_means_none() -> None:
+    line = DirectoryLine.model_validate({"tenant": "acme", "id": "u-1", "orgs": ["north"]})
+    assert User.from_line(line).orgs == ("north",)
+    assert User.from_line(DirectoryLine(tenant="acme", id="u-2")).orgs == ()
+
+
+def test_an_organization_name_follows_the_id_syntax() -> None:
+    with pytest.raises(ValidationError):
+        DirectoryLine.model_validate({"tenant": "acme", "id": "u-1", "orgs": ["no spaces"]})
+
+
+def test_a_tenant_wide_caller_reaches_every_known_user_an_organization_only_its_members() -> None:
+    both = User.from_record({"tenant": "acme", "id": "b", "orgs": ["north", "south"]})
+    neither = User.from_record({"tenant": "acme", "id": "n"})
+    assert in_org(neither, None)
+    assert in_org(both, None)
+    assert in_org(both, "north")
+    assert in_org(both, "south")
+    assert not in_org(neither, "north")
+    assert not in_org(None, None)  # unknown stays unknown
+
+
+def test_a_contact_stored_before_organizations_belongs_to_none() -> None:
+    legacy = read_contact(b'[true, {"email": "a@x"}, []]')  # [active, channels, muted]
+    assert not in_org(legacy, "north")
+    assert in_org(legacy, None)
+    assert in_org(read_contact(b'[true, {}, [], ["north"]]'), "north")

@@ -90,6 +90,44 @@ def test_invalid_requests_get_their_stable_error(
         validate(body(**overrides))
 
 
+def orgs_directory() -> Directory:
+    d = Directory()
+    for uid, orgs in (("n", ["north"]), ("s", ["south"]), ("b", ["north", "south"]), ("x", [])):
+        d.put(User.from_record({"tenant": "acme", "id": uid, "orgs": orgs}))
+    return d
+
+
+def validate_as(org: str | None, *users: str) -> Any:
+    request = parse_request(body(recipients={"users": list(users)}))
+    return validate_request(request, "acme", SCHEMAS, LimitSettings(), orgs_directory(), org)
+
+
+def test_a_user_outside_the_callers_organization_is_answered_exactly_as_unknown() -> None:
+    with pytest.raises(InvalidRecipients) as outside:
+        validate_as("north", "s")
+    with pytest.raises(InvalidRecipients) as missing:
+        validate_as("north", "zz-9")
+    assert outside.value.detail == missing.value.detail
+    assert outside.value.errors == missing.value.errors
+
+
+def test_an_organization_reaches_its_members_and_users_of_several_organizations() -> None:
+    validate_as("north", "n", "b")
+    validate_as("south", "s", "b")
+
+
+def test_a_user_of_no_organization_is_reached_by_tenant_wide_callers_only() -> None:
+    validate_as(None, "n", "s", "b", "x")
+    with pytest.raises(InvalidRecipients):
+        validate_as("north", "x")
+
+
+def test_the_envelope_carries_the_callers_organization() -> None:
+    validated = validate_as("north", "n")
+    env = build_envelope(validated, tenant="acme", client_id="c", idempotency_key=None, org="north")
+    assert env["org"] == "north"
+
+
 def test_another_tenants_user_is_answered_as_unknown() -> None:
     with pytest.raises(InvalidRecipients) as other:
         validate(body(recipients={"users": ["g-1"]}))

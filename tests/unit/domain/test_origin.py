@@ -128,6 +128,35 @@ def test_a_signer_limited_to_other_types_is_rejected() -> None:
         check(envelope("acme", "p1"), producer, registry)
 
 
+def test_a_signer_without_the_write_scope_is_rejected() -> None:
+    registry, producer, _ = setup()
+    client = registry.get("p1")
+    assert client is not None
+    registry.put(ApiClient(**{**client.__dict__, "scopes": ("notifications:read",)}))
+    with pytest.raises(OriginRejected, match="write_scope_missing"):
+        check(envelope("acme", "p1"), producer, registry)
+
+
+def test_a_record_naming_another_organization_than_its_signers_is_rejected() -> None:
+    registry, producer, _ = setup()
+    client = registry.get("p1")
+    assert client is not None
+    registry.put(ApiClient(**{**client.__dict__, "org": "north"}))
+    with pytest.raises(OriginRejected, match="org_mismatch"):
+        check({**envelope("acme", "p1"), "org": "south"}, producer, registry)
+    check({**envelope("acme", "p1"), "org": "north"}, producer, registry)
+    check(envelope("acme", "p1"), producer, registry)  # naming none: the signer's applies
+
+
+def test_a_direct_producer_is_returned_so_its_targets_can_be_checked() -> None:
+    registry, producer, _ = setup()
+    env = envelope("acme", "p1")
+    value, headers = encode_event(CODEC, env, producer)
+    signer = verify_origin(env, b"acme", h.to_dict(headers), value, registry)  # type: ignore[arg-type]
+    assert signer is not None
+    assert signer.client_id == "p1"
+
+
 RING = ServiceKeyRing(decode_keys({"k1": generate_service_key()}), "k1")
 
 

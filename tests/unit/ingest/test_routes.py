@@ -13,6 +13,7 @@ from starlette.routing import Route
 from tidings.domain.clients import ApiClient, ClientRegistry, hash_secret
 from tidings.settings import Settings
 from tidings_ingest import routes
+from tidings_ingest.backpressure import Backpressure
 from tidings_ingest.metrics import Metrics
 from tidings_ingest.ratelimit import RateLimiter
 
@@ -35,6 +36,7 @@ def app(ready: bool = True, in_flight: int = 0) -> Starlette:
         limiter=RateLimiter(settings.ingest),
         metrics=Metrics(),
         in_flight=in_flight,
+        backpressure=Backpressure(settings),  # never started: no sample, every create admitted
     )
     starlette = Starlette(
         routes=[Route("/api/v1/notifications", routes.create_notification, methods=["POST"])]

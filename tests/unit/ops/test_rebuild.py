@@ -64,3 +64,13 @@ def test_a_dead_letter_beside_chunks_is_a_refused_duplicate_not_the_events_end()
         dead={"outcome": "rejected", "error_class": "x", "detail": "", "attempts": []},
     )
     assert derive(e, CHANNELS)["stage"] != "rejected"
+
+
+def test_an_audience_resolved_in_slices_is_dispatched_only_after_its_final_chunk() -> None:
+    first = ({"chunk": 0, "chunks": 1, "final": False, "recipients": []}, {"recipients": 1}, 10)
+    e = Evidence(EVENT, 5, chunks={0: first})
+    assert derive(e, CHANNELS)["stage"] == "resolved"  # every chunk so far done, more to come
+    last = chunk(1, [])
+    e.chunks[1] = ({**last[0], "final": True}, last[1], last[2])
+    state = derive(e, CHANNELS)
+    assert (state["stage"], state["chunks"], state["recipients"]) == ("dispatched", 2, 3)

@@ -12,6 +12,7 @@ from tidings.domain.clients import ApiClient, ClientRegistry
 from tidings.domain.envelope import build_envelope, encode_event, parse_request, validate_request
 from tidings.domain.payload_schemas import PayloadSchemas, bundled_payload_schemas
 from tidings.domain.signing import Signer, generate_private_key
+from tidings.domain.targets import parse_targets
 from tidings.settings import LimitSettings
 from tidings_resolver.inbound import Invalid, read_event
 
@@ -20,11 +21,10 @@ SCHEMAS = PayloadSchemas(bundled_payload_schemas())
 SIGNER = Signer("p1", generate_private_key())
 
 
-def clients() -> ClientRegistry:
+def clients(**fields: Any) -> ClientRegistry:
     registry = ClientRegistry()
-    registry.put(
-        ApiClient("p1", "acme", "h", ("notifications:write",), public_key=SIGNER.public_key)
-    )
+    base: dict[str, Any] = {"scopes": ("notifications:write",), "public_key": SIGNER.public_key}
+    registry.put(ApiClient("p1", "acme", "h", **{**base, **fields}))
     return registry
 
 
@@ -37,8 +37,8 @@ def envelope(**override: Any) -> dict[str, Any]:
     return {**built, **override}
 
 
-def read(key: bytes, value: bytes, headers: dict[str, bytes]) -> Any:
-    return read_event(key, value, headers, CODEC, clients(), SCHEMAS)
+def read(key: bytes, value: bytes, headers: dict[str, bytes], **client: Any) -> Any:
+    return read_event(key, value, headers, CODEC, clients(**client), SCHEMAS)
 
 
 def signed(env: dict[str, Any]) -> tuple[bytes, dict[str, bytes]]:
@@ -81,3 +81,22 @@ def test_payload_failing_its_schema_is_refused_after_origin_is_proven() -> None:
         read(b"acme", *signed(envelope(payload='{"nope": 1}')))
     assert exc.value.error_class == "schema_validation_failed"
     assert exc.value.proven
+
+
+def test_a_direct_producers_recipients_outside_its_targets_are_refused_after_origin() -> None:
+    env = envelope(recipients={"users": [], "roles": ["admin"], "groups": [], "rules": []})
+    with pytest.raises(Invalid) as exc:
+        read(b"acme", *signed(env), targets=parse_targets(["roles:ops-*"]))
+    assert exc.value.error_class == "recipients_not_allowed"
+    assert "recipients.roles[0]" in exc.value.detail
+    assert (exc.value.proven, exc.value.client_id) == (True, "p1")
+
+
+def test_a_direct_producers_event_resolves_inside_its_credentials_organization() -> None:
+    assert read(b"acme", *signed(envelope()), org="north").org == "north"
+
+
+def test_a_read_only_signing_client_is_refused_at_origin() -> None:
+    with pytest.raises(Invalid) as exc:
+        read(b"acme", *signed(envelope()), scopes=("notifications:read",))
+    assert (exc.value.error_class, exc.value.detail) == ("origin_rejected", "write_scope_missing")

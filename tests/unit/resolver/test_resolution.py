@@ -102,3 +102,58 @@ def test_chunks_split_recipients_in_order(directory: Directory) -> None:
 def test_stored_rules_that_do_not_parse_are_refused() -> None:
     with pytest.raises(InvalidRecipients):
         parse_stored_rules(['{"attribute": "a"}'])
+
+
+@pytest.fixture
+def orgs() -> Directory:
+    """North, south, both and neither: one of each in every role, group and rule."""
+    d = Directory()
+    for uid, member_of in (
+        ("n", ["north"]),
+        ("s", ["south"]),
+        ("b", ["north", "south"]),
+        ("x", []),
+    ):
+        put(d, "acme", uid, roles=["staff"], groups=["all"], attributes={"k": "v"}, orgs=member_of)
+    return d
+
+
+def audience(directory: Directory, org: str | None, **scope: Any) -> tuple[set[str], int]:
+    result = resolve(
+        "acme",
+        scope.get("users", []),
+        scope.get("roles", []),
+        scope.get("groups", []),
+        parse_rules(scope.get("rules", [])),
+        directory,
+        CHANNELS,
+        org=org,
+    )
+    return {r.user_id for r in result.recipients}, result.skipped["unknown"]
+
+
+@pytest.mark.parametrize(
+    "scope",
+    [
+        {"roles": ["staff"]},
+        {"groups": ["all"]},
+        {"rules": [{"attribute": "k", "equals": "v"}]},
+        {"rules": [{"not": {"attribute": "x", "exists": True}}]},
+    ],
+)
+@pytest.mark.parametrize(
+    ("org", "reached"),
+    [("north", {"n", "b"}), ("south", {"s", "b"}), (None, {"n", "s", "b", "x"})],
+)
+def test_scopes_reach_members_of_the_events_organization_only(
+    orgs: Directory, scope: dict[str, Any], org: str | None, reached: set[str]
+) -> None:
+    assert audience(orgs, org, **scope) == (reached, 0)
+
+
+def test_a_listed_user_outside_the_organization_counts_as_unknown(orgs: Directory) -> None:
+    assert audience(orgs, "north", users=["n", "s", "b", "x", "nobody"]) == ({"n", "b"}, 3)
+
+
+def test_a_listed_outsider_also_in_a_role_is_still_unknown_and_not_reached(orgs: Directory) -> None:
+    assert audience(orgs, "south", users=["n"], roles=["staff"]) == ({"s", "b"}, 1)

@@ -1,0 +1,215 @@
+"""The state topic as a live feed for the SSE streams of one ingest process (stream.py).
+
+One consumer per process tails every state partition from where it stood at start (its
+last stable offset: a ``read_committed`` reader's end) and hands each decoded record to the
+streams subscribed to that partition; a stream never opens a consumer of its own unless it
+resumes from before what the feed holds. So 1,000 streams cost one consumer, not 1,000.
+
+Exactly-once resume rests on one invariant, kept under one lock (``FeedBuffer``): every
+committed record of partition ``p`` from ``floor[p]`` on is either held in the buffer or yet
+to be fed, and a fed record goes to every subscriber registered before it. ``subscribe``
+takes the held records and registers in one step, so ``[after + 1, floor)`` (read from the
+broker), the held records and the live queue cover the offsets after ``after`` with no gap
+and no overlap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections import deque
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from tidings.contracts.codec import Codec
+from tidings.contracts.topics import Topics
+from tidings.kafka.consumer import PartitionReader
+from tidings.logs import get_logger
+from tidings.settings import Settings
+
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One state record and where it is on the state topic (its stream id)."""
+
+    partition: int
+    offset: int
+    record: dict[str, Any]
+
+
+class Subscriber:
+    """A stream's queue. The feed thread only ever reaches it through ``call_soon_threadsafe``;
+    a subscriber that falls ``limit`` changes behind is ended (it resumes by id, losing
+    nothing) instead of growing without bound."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, admits: Callable[[Change], bool]) -> None:
+        self.queue: asyncio.Queue[Change | None] = asyncio.Queue()
+        self._loop = loop
+        self._admits = admits
+        self.pending = 0  # feed thread only
+        self.ended = False
+
+    def offer(self, change: Change, limit: int) -> None:
+        if self.ended or not self._admits(change):
+            return
+        self.pending += 1
+        if self.pending > limit:
+            self.ended = True
+            self._loop.call_soon_threadsafe(self.queue.put_nowait, None)
+            return
+        self._loop.call_soon_threadsafe(self.queue.put_nowait, change)
+
+    def taken(self) -> None:
+        self.pending -= 1  # a racy decrement only loosens the bound a little
+
+
+@dataclass(frozen=True)
+class Subscription:
+    subscriber: Subscriber
+    gap: tuple[int, int] | None  # [start, end) to read from the broker first
+    held: list[Change]  # then these, from the ring
+
+
+class FeedBuffer:
+    """The feed's memory, no I/O: the last ``size`` changes per partition and the subscribers,
+    under one lock. Invariant: every committed record of partition ``p`` from ``floor[p]`` on
+    is held, or is yet to come through ``feed`` and so goes to every subscriber registered
+    before it."""
+
+    def __init__(self, size: int, limit: int) -> None:
+        self._size = max(1, size)
+        self._limit = limit  # changes a subscriber may fall behind before it is ended
+        self._rings: dict[int, deque[Change]] = {}
+        self._floor: dict[int, int] = {}
+        self._subscribers: dict[int, set[Subscriber]] = {}
+        self._lock = threading.Lock()
+
+    def begin(self, starts: Mapping[int, int]) -> None:
+        """Where the feed starts reading each partition."""
+        with self._lock:
+            for partition, start in starts.items():
+                self._rings[partition] = deque()
+                self._floor[partition] = start
+
+    def feed(self, changes: Iterable[Change]) -> None:
+        with self._lock:
+            for change in changes:
+                ring = self._rings.setdefault(change.partition, deque())
+                ring.append(change)
+                if len(ring) > self._size:
+                    self._floor[change.partition] = ring.popleft().offset + 1
+                for subscriber in self._subscribers.get(change.partition, ()):
+                    subscriber.offer(change, self._limit)
+
+    def subscribe(
+        self,
+        partition: int,
+        after: int | None,
+        loop: asyncio.AbstractEventLoop,
+        admits: Callable[[Change], bool],
+    ) -> Subscription:
+        """Live changes of ``partition`` from now, or every change after offset ``after``:
+        registering and taking the held changes in one step leaves no gap and no overlap."""
+        subscriber = Subscriber(loop, admits)
+        with self._lock:
+            self._subscribers.setdefault(partition, set()).add(subscriber)
+            if after is None:
+                return Subscription(subscriber, None, [])
+            floor = self._floor.get(partition, 0)
+            held = [c for c in self._rings.get(partition, ()) if c.offset > after]
+            gap = (after + 1, floor) if after + 1 < floor else None
+            return Subscription(subscriber, gap, held)
+
+    def unsubscribe(self, partition: int, subscriber: Subscriber) -> None:
+        with self._lock:
+            self._subscribers.get(partition, set()).discard(subscriber)
+
+    def streams(self) -> int:
+        with self._lock:
+            return sum(len(s) for s in self._subscribers.values())
+
+
+class StateFeed:
+    def __init__(self, settings: Settings, codec: Codec, buffer: int) -> None:
+        self._settings = settings
+        self._codec = codec
+        self.topic = Topics(settings).state.name
+        self._reader = PartitionReader(settings, "ingest-stream", self.topic)
+        self.buffer = FeedBuffer(buffer, limit=buffer)
+        self._ready = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="state-feed", daemon=True)
+
+    @property
+    def ready(self) -> bool:
+        return self._ready.is_set()
+
+    def start(self) -> StateFeed:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
+        self._reader.close()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                # A read_committed reader's end is the last stable offset: nothing below it
+                # is still undecided, so the feed misses no record committed later.
+                starts = self._reader.high_watermarks()
+                break
+            except Exception as exc:  # broker not reachable yet: keep trying
+                log.warning("state_feed_waiting", error=type(exc).__name__)
+                self._stop.wait(1.0)
+        else:
+            return
+        self.buffer.begin(starts)
+        self._reader.assign(starts)
+        self._ready.set()
+        log.info("state_feed_started", partitions=len(starts))
+        while not self._stop.is_set():
+            changes = list(self._decode(self._reader.take(500, 0.2)))  # decoded unlocked
+            self.buffer.feed(changes)
+
+    def _decode(self, msgs: list[Any]) -> Iterator[Change]:
+        for msg in msgs:
+            if msg.error() is not None or msg.value() is None:
+                continue
+            try:
+                _, record = self._codec.decode(msg.value(), expect="state")
+            except Exception:  # a foreign record on the state topic is nobody's change
+                log.warning(
+                    "state_record_undecodable", partition=msg.partition(), offset=msg.offset()
+                )
+                continue
+            yield Change(msg.partition(), msg.offset(), record)
+
+    def read_range(
+        self, partition: int, start: int, end: int
+    ) -> Generator[list[Change], None, None]:
+        """Records of ``[start, end)`` from the broker, in chunks (blocking: off the loop).
+        What compaction removed is not there: the newest record of each event is."""
+        reader = PartitionReader(self._settings, "ingest-stream-resume", self.topic)
+        try:
+            low, _ = reader.watermarks([partition])[partition]
+            if max(start, low) >= end:
+                return
+            reader.assign({partition: max(start, low)})
+            timeout = self._settings.ingest.produce_timeout_s
+            while not self._stop.is_set():
+                msgs = reader.take(500, 0.2)
+                yield [c for c in self._decode(msgs) if c.offset < end]
+                if reader.positions([partition]).get(partition, -1) >= end:
+                    return
+                if not msgs:
+                    timeout -= 0.2
+                    if timeout <= 0:
+                        raise TimeoutError(f"state partition {partition} not read to {end}")
+        finally:
+            reader.close()

@@ -1,0 +1,105 @@
+"""Limits and keys hold for the deployment: two ingest replicas give a client R in total, and
+refuse a key reused on the other one."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.ingest import EXAMPLE, IngestProcess, wait_visible
+from tidings.domain.clients import SCOPE_READ, SCOPE_WRITE
+from tidings.ops.admin import create_client
+from tidings.settings import Settings
+
+RATE, BURST = 20.0, 4
+WINDOW_S = 10.0
+URL = "/api/v1/notifications"
+PROBE = f"{URL}/probe"
+
+
+@pytest.fixture(scope="module")
+def replicas(
+    seeded: Settings, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[list[IngestProcess]]:
+    logs: Path = tmp_path_factory.mktemp("replicas")
+    procs = [IngestProcess(seeded, logs).start(wait_ready=False) for _ in range(2)]
+    try:
+        for proc in procs:
+            proc.wait_ready()
+        yield procs
+    finally:
+        for proc in procs:
+            proc.stop()
+
+
+def policy_burst(proc: IngestProcess, secret: str) -> int:
+    with proc.client(secret) as http:
+        policy = http.get(PROBE).headers["ratelimit-policy"]
+    return int(policy.split("q=")[1].split(";")[0])
+
+
+def drain(proc: IngestProcess, secret: str) -> None:
+    with proc.client(secret) as http:
+        while http.get(PROBE).status_code != 429:
+            pass
+
+
+def hammer(proc: IngestProcess, secret: str, until: float, passed: list[int]) -> None:
+    """Ask as fast as one connection can until ``until``; count the answers not limited."""
+    count = 0
+    with proc.client(secret) as http:
+        while time.monotonic() < until:
+            if http.get(PROBE).status_code != 429:
+                count += 1
+    passed.append(count)
+
+
+def test_two_replicas_hold_a_client_to_its_rate_in_total(replicas: list[IngestProcess]) -> None:
+    created = create_client(
+        replicas[0].settings,
+        "acme",
+        [SCOPE_WRITE, SCOPE_READ],
+        rate_per_second=RATE,
+        burst=BURST,
+    )
+    for proc in replicas:
+        wait_visible(proc, created.secret)
+    deadline = time.monotonic() + 60  # until both count each other (the group is stable)
+    while any(policy_burst(p, created.secret) != BURST // 2 for p in replicas):
+        assert time.monotonic() < deadline, "the replicas never counted each other"
+        time.sleep(0.5)
+    for proc in replicas:
+        drain(proc, created.secret)  # what is measured is the rate, not the burst
+    passed: list[int] = []
+    until = time.monotonic() + WINDOW_S
+    threads = [
+        threading.Thread(target=hammer, args=(proc, created.secret, until, passed))
+        for proc in replicas
+        for _ in range(2)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    total = sum(passed) / WINDOW_S
+    print(f"\nclient limited to {RATE:g}/s, two ingest replicas: {total:.1f} requests/s passed")
+    assert abs(total - RATE) <= 0.1 * RATE, total
+
+
+def test_a_key_reused_with_another_body_on_the_other_replica_is_422(
+    replicas: list[IngestProcess],
+) -> None:
+    created = create_client(replicas[0].settings, "acme", [SCOPE_WRITE, SCOPE_READ])
+    for proc in replicas:
+        wait_visible(proc, created.secret)
+    key = {"Idempotency-Key": f"k-{uuid.uuid4()}"}
+    other = {**EXAMPLE, "payload": {"content_id": "another"}}
+    with replicas[0].client(created.secret) as first, replicas[1].client(created.secret) as second:
+        assert first.post(URL, json=EXAMPLE, headers=key).status_code == 202
+        answer = second.post(URL, json=other, headers=key)
+    assert (answer.status_code, answer.json()["code"]) == (422, "idempotency_key_reused")
