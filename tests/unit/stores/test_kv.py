@@ -16,6 +16,7 @@ import pytest
 from rocksdict import Options, Rdict
 
 from tidings.stores.kv import (
+    FORMAT_VERSION,
     Batch,
     PartitionStore,
     StoreCorrupt,
@@ -280,7 +281,9 @@ def test_a_store_of_an_older_format_is_untrusted(tmp_path: Path) -> None:
     db = Rdict(str(path), Options(raw_mode=True))
     meta = db[b"\x00meta"]
     assert meta is not None
-    db[b"\x00meta"] = meta.replace(b'"format":1', b'"format":0')
+    current = f'"format":{FORMAT_VERSION}'.encode()
+    assert current in meta
+    db[b"\x00meta"] = meta.replace(current, f'"format":{FORMAT_VERSION - 1}'.encode())
     db.close()
 
     with pytest.raises(StoreIdentityMismatch, match="format"):
