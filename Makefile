@@ -101,7 +101,7 @@ prometheus-down: ## stop the local Prometheus
 prometheus-check: prometheus-install ## promtool: config, alert rules and the alert unit tests
 	$(PROMETHEUS) check
 
-bench: venv kafka-fetch ## benchmarks B0-B7 vs bare baselines, ~10 min (QUICK=1: <2 min) -> bench/results/
+bench: venv kafka-fetch ## benchmarks B0-B10 vs bare baselines, ~35 min (QUICK=1: ~5 min) -> bench/results/
 	@command -v wrk >/dev/null || apt-get install -y wrk || (apt-get update && apt-get install -y wrk)
 	@$(BIN)/python -c "import psutil, matplotlib" 2>/dev/null || \
 		$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev,bench]'

@@ -30,9 +30,12 @@ COMPARE_AT = 64  # the concurrency of the naive and the 2-worker comparisons
 
 
 def start_ingest(env: Env, workers: int = 1, **extra: str) -> tuple[subprocess.Popen[bytes], str]:
-    """Ingest on a free port; with ``workers`` > 1 each worker claims an instance id."""
+    """Ingest on a free port; with ``workers`` > 1 each worker claims an instance id. No
+    resolver drains what B3 appends: the backlog bound (503 ``backlog_exceeded``) is off
+    unless the scenario sets it."""
     port = free_port()
     variables = {
+        "TIDINGS_INGEST__BACKLOG_BOUND_S": "0",
         "TIDINGS_INGEST__PORT": str(port),
         "TIDINGS_INGEST__WORKERS": str(workers),
         "TIDINGS_INGEST__INSTANCE_ID": "bench" if workers == 1 else "auto",
@@ -187,7 +190,9 @@ def compare_at_64(env: Env) -> list[Result]:
         stack.callback(env.stop, two)
         with suspended([one.pid, naive_pid, two.pid]):  # every request sampled, to a file
             spans = str(env.log_dir / "b3_traces.jsonl")
-            traced, traced_base = start_ingest(env, TIDINGS_TRACING__FILE=spans)
+            traced, traced_base = start_ingest(
+                env, TIDINGS_TRACING__FILE=spans, TIDINGS_INGEST__INSTANCE_ID="bench-traced"
+            )
         stack.callback(env.stop, traced)
         # name: (base, pid, counted family: 1 process, or the supervisor and its workers)
         targets = {

@@ -26,7 +26,7 @@ def run(env: Env) -> list[Result]:
     skip_to_end(env.settings, f"{env.prefix}fanout", [topics.resolved.name])
     resolver, _ = start_processor(env, "resolver")
     fanout, _ = start_processor(env, "fanout")
-    ingest, base = start_ingest(env)
+    ingest, base = start_ingest(env, TIDINGS_INGEST__BACKLOG_BOUND_S="60")  # as deployed
     pids = {"tidings_ingest": ingest.pid, "resolver": resolver.pid, "fanout": fanout.pid}
     watch = DeliveryWatch(env.settings).start()
     try:
