@@ -3,7 +3,9 @@
 server cannot hide its stalls by slowing the generator down (no coordinated omission).
 
 Runs in its own process. Prints one JSON summary line; with ``--ids FILE`` also writes
-``event_id<TAB>answered_unix_s`` per 202 (end-to-end latency is joined on it later).
+``event_id<TAB>accepted_unix_s`` per 202, the server's ``accepted_at`` (end-to-end latency is
+joined on it later: a load generator short of CPU records its own receipt late, so the
+server's clock is the anchor).
 
     python -m bench.openloop --url http://127.0.0.1:8080/api/v1/notifications \
         --rate 500 --seconds 10 --token tds_...
@@ -27,6 +29,7 @@ BODY = (
     b'"payload": {"content_id": "c-1"}}'
 )
 EVENT_ID = re.compile(rb'"id":"([^"]+)"')
+ACCEPTED_AT = re.compile(rb'"accepted_at":(\d+)')
 
 
 class Run:
@@ -83,7 +86,9 @@ class Run:
                 self.admitted.append(self.latencies[-1])
             self.status[status] += 1
             if keep_ids and status == 202 and (m := EVENT_ID.search(body)):
-                self.ids.append((m.group(1), time.time()))
+                accepted = ACCEPTED_AT.search(body)
+                at = int(accepted.group(1)) / 1000 if accepted else time.time()
+                self.ids.append((m.group(1), at))
             if close:
                 conn[1].close()
                 conn = None

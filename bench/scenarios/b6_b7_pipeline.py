@@ -51,7 +51,7 @@ def run(env: Env) -> list[Result]:
         pct = percentiles(latencies)
         e2e = Result(
             "B6",
-            "end to end 202 → delivery committed, 50% of B3 max",
+            "end to end accepted_at → delivery committed, 50% of B3 max",
             round(len(latencies) / seconds, 1),
             "events/s",
             errors=missing + m["failures"] + sum(v for k, v in m["status"].items() if k != "202"),
