@@ -13,9 +13,11 @@ import subprocess
 import time
 import urllib.request
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx
 import orjson
 import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, TopicPartition
@@ -299,3 +301,24 @@ def start_service(settings: Settings, log_dir: Path) -> Iterator[ServiceFactory]
     factory = ServiceFactory(settings, log_dir)
     yield factory
     factory.stop_all()
+
+
+@contextmanager
+def ingest_client(ingest: Service, secret: str) -> Iterator[httpx.Client]:
+    """An HTTP client of ``ingest`` with the credential, once the ingest answers ready."""
+    with httpx.Client(
+        base_url=f"http://127.0.0.1:{ingest.port}",
+        headers={"Authorization": f"Bearer {secret}"},
+        timeout=10,
+    ) as client:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                if client.get("/readyz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise AssertionError(ingest.tail())
+            time.sleep(0.5)
+        yield client

@@ -10,8 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.integration.pipeline.test_http_end_to_end import wait_ready
-from tests.support.pipeline import Service, ServiceFactory, load_users
+from tests.support.pipeline import Service, ServiceFactory, ingest_client, load_users
 from tidings.contracts.topics import Topics
 from tidings.domain.clients import SCOPE_READ, SCOPE_WRITE
 from tidings.ops.admin import create_client
@@ -34,12 +33,7 @@ def api(
     load_users(settings, [{"tenant": "acme", "id": "u1", "channels": {"in_app": "u1"}}])
     created = create_client(settings, "acme", [SCOPE_WRITE, SCOPE_READ], rate_per_second=1000)
     ingest: Service = start_service("ingest", **LOW_BOUND)
-    with httpx.Client(
-        base_url=f"http://127.0.0.1:{ingest.port}",
-        headers={"Authorization": f"Bearer {created.secret}"},
-        timeout=10,
-    ) as client:
-        wait_ready(client, ingest)
+    with ingest_client(ingest, created.secret) as client:
         yield client
 
 

@@ -9,8 +9,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.integration.pipeline.test_http_end_to_end import until_dispatched, wait_ready
-from tests.support.pipeline import Service, ServiceFactory, deliveries, load_users
+from tests.integration.pipeline.test_http_end_to_end import until_dispatched
+from tests.support.pipeline import Service, ServiceFactory, deliveries, ingest_client, load_users
 from tidings.contracts.topics import Topics
 from tidings.domain.clients import (
     SCOPE_DIRECTORY_READ,
@@ -42,12 +42,7 @@ def api(
     ingest: Service = start_service("ingest")
     start_service("resolver").wait_healthy()
     start_service("fanout").wait_healthy()
-    with httpx.Client(
-        base_url=f"http://127.0.0.1:{ingest.port}",
-        headers={"Authorization": f"Bearer {created.secret}"},
-        timeout=10,
-    ) as client:
-        wait_ready(client, ingest)
+    with ingest_client(ingest, created.secret) as client:
         yield client
 
 

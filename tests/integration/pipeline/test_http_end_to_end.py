@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.pipeline import Service, ServiceFactory, deliveries, load_users
+from tests.support.pipeline import Service, ServiceFactory, deliveries, ingest_client, load_users
 from tidings.contracts.topics import Topics
 from tidings.domain.clients import SCOPE_READ, SCOPE_WRITE
 from tidings.ops.admin import create_client
@@ -43,25 +43,8 @@ def api(
     ingest: Service = start_service("ingest")
     start_service("resolver").wait_healthy()
     start_service("fanout").wait_healthy()
-    with httpx.Client(
-        base_url=f"http://127.0.0.1:{ingest.port}",
-        headers={"Authorization": f"Bearer {created.secret}"},
-        timeout=10,
-    ) as client:
-        wait_ready(client, ingest)
+    with ingest_client(ingest, created.secret) as client:
         yield client
-
-
-def wait_ready(client: httpx.Client, ingest: Service) -> None:
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        try:
-            if client.get("/readyz").status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.5)
-    raise AssertionError(ingest.tail())
 
 
 def until_dispatched(api: httpx.Client, event_id: str) -> dict[str, Any]:
