@@ -55,8 +55,13 @@ schemas: venv ## register the bundled payload schemas (tidings schemas register 
 	$(BIN)/tidings schemas register --bundled
 
 test: venv kafka-fetch prometheus-install ## the whole suite: test-fast, then the fault tests alone (what .ci/run runs)
-	$(WITH_KAFKA) $(SHELL) -c '$(PYTEST) $(PARALLEL) -m "not faults" tests; fast=$$?; \
-		$(PYTEST) -m faults tests; faults=$$?; exit $$(( fast ? fast : faults ))'
+	@mkdir -p var/reports
+	$(WITH_KAFKA) $(SHELL) -c '$(PYTEST) $(PARALLEL) -m "not faults" -rfE tests \
+			| tee var/reports/test-fast.log; fast=$${PIPESTATUS[0]}; \
+		$(PYTEST) -m faults tests; faults=$$?; \
+		if (( fast )); then echo "== the fast suite failed (whole log: var/reports/test-fast.log):"; \
+			grep -E "^(FAILED|ERROR) " var/reports/test-fast.log || tail -n 40 var/reports/test-fast.log; fi; \
+		exit $$(( fast ? fast : faults ))'
 
 test-fast: venv kafka-fetch prometheus-install ## unit and integration tests in parallel, no fault injection (~3 min)
 	$(WITH_KAFKA) $(PYTEST) $(PARALLEL) -m "not faults" tests

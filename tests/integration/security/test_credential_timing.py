@@ -4,7 +4,9 @@ bounds: samples are interleaved round-robin so machine noise hits every candidat
 the fastest batch of each candidate is compared. On a busy machine (the suite runs on
 several workers) a preempted batch weighs more than the difference sought, in process (one
 call takes ~2 µs) as over HTTP (a median of 40 batches moved by 1.2 ms once); noise only ever
-adds time, so the minimum is the cleanest measurement of the work itself."""
+adds time, so the minimum is the cleanest measurement of the work itself. Contention can
+still last a whole measurement (another worker's burst), so a measurement is repeated up to
+three times: a real dependence shows in every one, noise does not."""
 
 from __future__ import annotations
 
@@ -55,6 +57,17 @@ def batch_medians(
     return {name: pick(values) for name, values in samples.items()}
 
 
+def first_even(
+    measure: Callable[[], tuple[bool, dict[str, float]]], attempts: int = 3
+) -> tuple[bool, dict[str, float]]:
+    """The first measurement whose spread is within bounds, else the last one taken."""
+    for _ in range(attempts):
+        measured = measure()
+        if measured[0]:
+            return measured
+    return measured
+
+
 def test_in_process_check_time_does_not_depend_on_how_much_is_right() -> None:
     registry = ClientRegistry()
     secret = new_secret("c0123456789abcdef")
@@ -71,9 +84,13 @@ def test_in_process_check_time_does_not_depend_on_how_much_is_right() -> None:
         return call
 
     calls = {name: attempt(value) for name, value in candidates(secret).items()}
-    best = batch_medians(calls, rounds=60, per_batch=200, pick=min)
-    fastest, slowest = min(best.values()), max(best.values())
-    assert slowest / fastest < 1.25, best
+
+    def spread() -> tuple[bool, dict[str, float]]:
+        best = batch_medians(calls, rounds=200, per_batch=50, pick=min)
+        return max(best.values()) / min(best.values()) < 1.25, best
+
+    measured = first_even(spread)
+    assert measured[0], measured
 
 
 def test_http_check_time_does_not_depend_on_how_much_is_right(
@@ -91,9 +108,15 @@ def test_http_check_time_does_not_depend_on_how_much_is_right(
 
         calls = {n: attempt(v) for n, v in candidates(clients.acme_rw.secret).items()}
         calls["ignored_warmup"] = calls["none_right"]
-        best = batch_medians(calls, rounds=60, per_batch=5, pick=min)
-    del best["ignored_warmup"]
-    fastest, slowest = min(best.values()), max(best.values())
-    # An HTTP round trip is ~1 ms of noise around a ~µs check: only a real dependence (a
-    # slow path for a known client or a partial match) could move the fastest batch this much.
-    assert slowest - fastest < max(0.3 * fastest, 0.0005), best
+
+        def spread() -> tuple[bool, dict[str, float]]:
+            best = batch_medians(calls, rounds=60, per_batch=5, pick=min)
+            del best["ignored_warmup"]
+            fastest, slowest = min(best.values()), max(best.values())
+            # An HTTP round trip is ~1 ms of noise around a ~µs check: only a real dependence
+            # (a slow path for a known client or a partial match) moves the fastest batch this
+            # much.
+            return slowest - fastest < max(0.3 * fastest, 0.0005), best
+
+        measured = first_even(spread)
+    assert measured[0], measured
