@@ -22,7 +22,7 @@ from tidings.contracts.partitioning import tenant_partition
 from tidings.contracts.state import Stage, public_view
 from tidings.domain.clients import ApiClient
 from tidings.errors import FieldError, ValidationFailed
-from tidings.stores.listing import accepted_before, listing_member, member_parts
+from tidings.stores.listing import accepted_before, member_parts
 from tidings_ingest.admission import newest_state
 from tidings_ingest.runtime import Runtime
 
@@ -185,11 +185,7 @@ class Listing:
     def _members(self, tenant: str, after: str | None) -> Iterator[str]:
         """Both sources merged in list order, each event once."""
         indexed = self._rt.states.newest(tenant, after)
-        pending = sorted(
-            m
-            for a in self._rt.events.of_tenant(tenant)
-            if (m := listing_member(a.accepted_at, a.event_id)) > (after or "")
-        )
+        pending = self._rt.events.newest(tenant, after)
         previous = None
         for member in heapq.merge(indexed, pending):
             if member != previous:

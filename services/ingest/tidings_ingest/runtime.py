@@ -20,8 +20,8 @@ from tidings.logs import get_logger
 from tidings.settings import Settings
 from tidings.stores.clients import clients_view
 from tidings.stores.directory import store_directory
-from tidings.stores.events import events_view
-from tidings.stores.listing import ListedRecentEvents, ListedStateStore
+from tidings.stores.events import RecentEvents, events_view
+from tidings.stores.listing import ListedStateStore
 from tidings.stores.schemas import SchemaRegistry
 from tidings.stores.state import state_view
 from tidings_ingest.backpressure import Backpressure
@@ -49,7 +49,9 @@ class Runtime:
         self.clients = ClientRegistry()
         # Both also index by accepted time per tenant (the list; tidings/stores/listing.py).
         self.states = ListedStateStore(self.codec, settings.stores.hot_entries)
-        self.events = ListedRecentEvents(settings.topics.idempotency_window_ms)
+        self.events = RecentEvents(
+            settings.topics.idempotency_window_ms, self.codec, proven_by(self.clients)
+        )
         self.keys_in_flight = KeysInFlight()
         # Every client's limit is shared by the live ingest replicas (a consumer group's
         # members): each enforces 1/N of it, the deployment the whole.
@@ -63,7 +65,11 @@ class Runtime:
             self.clients_view,
             state_view(settings, self.codec, self.states),
         ]
-        self.events_view = events_view(settings, self.codec, self.events, proven_by(self.clients))
+        # The key window of the events log, in stores too; an event leaves it only once the
+        # state view holds a state for it.
+        self.events_view = events_view(
+            settings, self.events, has_state=lambda t, e: self.states.get(t, e) is not None
+        )
         self.views.append(self.events_view)
         # Where a tenant's partition ends now (read-your-writes for GET on every replica);
         # a consumer of its own: the view's consumer is busy on the view's thread.
@@ -115,11 +121,6 @@ class Runtime:
                 log.info("identity_registered", signer=self.signer.client_id)
                 break
             self._stop.wait(0.05)
-        # Keys and events past the window are dropped from memory.
-        while not self._stop.wait(min(60.0, self.events.window_ms / 2000)):
-            purged = self.events.purge(lambda t, e: self.states.get(t, e) is not None)
-            if purged:
-                log.info("recent_events_expired", count=purged)
 
     def pending(self) -> list[str]:
         """What is not ready yet (empty when ready)."""

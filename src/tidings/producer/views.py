@@ -42,8 +42,11 @@ class LibraryViews:
             settings, codec, f"producer-{client_id}", root=stores_dir
         )
         self.directory: DirectoryReader = KnownScopes(stored)
-        self.recent = RecentEvents(settings.topics.idempotency_window_ms)
-        self._settings, self._codec = settings, codec
+        self.recent = RecentEvents(
+            settings.topics.idempotency_window_ms, codec, proven_by(self.clients)
+        )
+        self._settings, self._stores_dir = settings, stores_dir
+        self._service = f"producer-{client_id}"
         self._clients_view = clients_view(settings, codec, self.clients)
         self._views: list[CompactedView] = [directory_view, self._clients_view]
 
@@ -57,7 +60,9 @@ class LibraryViews:
             if not self._clients_view.wait_ready(max(0.0, deadline - time.monotonic())):
                 raise Unavailable("the clients topic could not be read in time")
             # Made only now: a view holds a consumer from its construction to its end.
-            events = events_view(self._settings, self._codec, self.recent, proven_by(self.clients))
+            events = events_view(
+                self._settings, self.recent, service=self._service, root=self._stores_dir
+            )
             self._views.append(events.start())
             for view in self._views:
                 if not view.wait_ready(max(0.0, deadline - time.monotonic())):

@@ -32,7 +32,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
@@ -120,6 +120,7 @@ class Change(NamedTuple):
     offset: int
     key: bytes | None
     value: bytes | None
+    headers: Sequence[tuple[str, bytes | None]] | None = None
 
 
 class Table(Protocol):
@@ -413,7 +414,7 @@ def _changes(msgs: Sequence[Any]) -> list[Change]:
     for msg in msgs:
         partition, offset = msg.partition(), msg.offset()
         if partition is not None and offset is not None:
-            out.append(Change(partition, offset, msg.key(), msg.value()))
+            out.append(Change(partition, offset, msg.key(), msg.value(), msg.headers()))
     return out
 
 
@@ -427,8 +428,18 @@ class StoreView(CompactedView):
     ``wait_for`` works) exactly as a ``CompactedView`` is."""
 
     def __init__(
-        self, settings: Settings, stores: ChangelogStores, *, name: str | None = None
+        self,
+        settings: Settings,
+        stores: ChangelogStores,
+        *,
+        name: str | None = None,
+        window_ms: int | None = None,
+        upkeep: tuple[float, Callable[[], None]] | None = None,
     ) -> None:
+        """``window_ms``: a store that is new or was wiped reads only what was appended
+        within that window (a log whose history the view does not need, like events).
+        ``upkeep``: ``(every seconds, work)`` run on the view's thread once it is ready, so
+        the work never races the records being applied (dropping what left a window)."""
         self._settings = settings
         super().__init__(
             settings,
@@ -436,11 +447,14 @@ class StoreView(CompactedView):
             _ignore,
             name=name or stores.view,
             prefetch_kbytes=PREFETCH_KBYTES,
+            window_ms=window_ms,
         )
         self.stores = stores
         self._reported: dict[int, str] = {}
         self._touched = time.monotonic()
         self._trim = _Trim()
+        self._upkeep = upkeep
+        self._kept_up = time.monotonic()
 
     def report_damaged(self, partition: int, reason: str) -> None:
         """A reader found a damaged block: the view's thread wipes and rebuilds the store."""
@@ -463,6 +477,14 @@ class StoreView(CompactedView):
         else:
             return None
         starts = self.stores.open(targets, marks, topic_id(self._settings, self.stores.topic))
+        if self._window_ms is not None:  # nothing before the window is needed, stored or not
+            since = int(time.time() * 1000) - self._window_ms
+            found = self._reader.offsets_for_time(targets, since)
+            for partition, start in starts.items():
+                window_start = found.get(partition, -1)
+                if window_start < 0:  # nothing in the window: the end as it is now
+                    window_start = marks.get(partition, (0, 0))[1]
+                starts[partition] = max(start, window_start)
         with self._lock:
             for partition, start in starts.items():
                 if start >= 0:
@@ -488,6 +510,14 @@ class StoreView(CompactedView):
         if time.monotonic() - self._touched > TOUCH_INTERVAL_S:
             self._touched = time.monotonic()
             self.stores.touch()
+        if self._upkeep is not None and self._ready.is_set():
+            every, work = self._upkeep
+            if time.monotonic() - self._kept_up > every:
+                self._kept_up = time.monotonic()
+                try:
+                    work()
+                except Exception:  # upkeep must never stop the view; it runs again
+                    log.exception("view_upkeep_failed", view=self.name)
 
     def _restart(self, partitions: Iterable[int]) -> None:
         """Read wiped partitions again from the start; the view is not ready until then."""

@@ -7,30 +7,64 @@ about an event it did not just write is derived from the log itself:
   partition, so "the first record of this tenant with this key" is the same answer on every
   replica and at the resolver: replay, reuse with another body (422), and cross-replica races
   all follow from it;
-- ``accepted`` for an event whose first state record the resolver has not written yet.
+- ``accepted`` for an event whose first state record the resolver has not written yet, and
+  its place in the list (``newest``).
 
 Only records whose proof of origin verifies are indexed (a forged record on the topic must
-not take a tenant's key). Entries older than the key window are dropped (``purge``), so memory
-is bounded by the window, not by the log.
+not take a tenant's key). The index lives in local stores, one per events partition
+(tidings/stores/changelog.py), so memory does not grow with the window and a restart resumes
+from the checkpoint; a store that is new or was wiped reads from the start of the window,
+not of the topic. Per event, in its tenant's partition's store::
+
+    i/event/<tenant>/<event id>        -> the event as ``Appended`` (JSON)
+    i/key/<tenant>/<idempotency key>   -> the first event with that key in the window
+    i/recent/<tenant>/<list member>    -> "" (newest first: ``listing_member``)
+    i/expiry/<accepted_at>/<tenant>/<event id> -> [tenant, event id, key]
+
+``purge`` runs on the view's own thread (no race with the records it applies) and drops
+what left the window, oldest first; an event leaves only once it has a state record.
 """
 
 from __future__ import annotations
 
-import threading
+import json
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import astuple, dataclass
+from pathlib import Path
 from typing import Any
 
 from tidings.contracts.codec import CONTENT_TYPE_BINARY, Codec
 from tidings.contracts.headers import to_dict
+from tidings.contracts.partitioning import tenant_partition
 from tidings.contracts.topics import Topics
-from tidings.kafka.records import RawRecord
-from tidings.kafka.view import CompactedView
 from tidings.logs import get_logger
 from tidings.settings import Settings
+from tidings.stores.changelog import (
+    Change,
+    ChangelogStores,
+    StoreView,
+    reader_error,
+    shared_config,
+    stores_root,
+)
+from tidings.stores.kv import (
+    PartitionStore,
+    StoreCorrupt,
+    StoreError,
+    Write,
+    index_key,
+    index_prefix,
+)
+from tidings.stores.listing import listing_member, members_after
 
 log = get_logger(__name__)
+
+EVENT, KEY, LISTED, EXPIRY = "event", "key", "recent", "expiry"
+_EXPIRY = index_prefix(EXPIRY)
+PURGE_BATCH = 10_000
+"""Deletes per store batch when the window moves (the first purge after a day may be big)."""
+HasState = Callable[[str, str], bool]
 
 # (event, record key, headers, canonical value) -> whether its origin is proven
 Verify = Callable[[Mapping[str, Any], bytes | None, Mapping[str, bytes], bytes], bool]
@@ -51,49 +85,199 @@ class Appended:
     partition: int
     offset: int
 
+    def encode(self) -> bytes:
+        return json.dumps(astuple(self), separators=(",", ":")).encode()
+
+    @staticmethod
+    def decode(raw: bytes) -> Appended:
+        return Appended(*json.loads(raw))
+
+    def expiry_key(self) -> bytes:
+        return index_key(EXPIRY, f"{self.accepted_at:013d}", self.tenant, member=self.event_id)
+
 
 class RecentEvents:
-    """First record per (tenant, Idempotency-Key) and per (tenant, event id), within the window."""
+    """First record per (tenant, Idempotency-Key) and per (tenant, event id), within the window,
+    read from the stores of an ``events_view`` (``attach``)."""
 
-    def __init__(self, window_ms: int) -> None:
+    def __init__(
+        self, window_ms: int, codec: Codec | None = None, verify: Verify | None = None
+    ) -> None:
         self.window_ms = window_ms
-        self._by_key: dict[tuple[str, str], Appended] = {}
-        self._by_id: dict[tuple[str, str], Appended] = {}
-        self._lock = threading.Lock()
+        self.table = RecentTable(window_ms, codec or Codec(), verify or _unverified)
+        self._stores: ChangelogStores | None = None
+        self._view: StoreView | None = None
+
+    def attach(self, stores: ChangelogStores, view: StoreView | None) -> None:
+        self._stores, self._view = stores, view
 
     def add(self, appended: Appended, idempotency_key: str | None) -> None:
-        with self._lock:
-            self._by_id.setdefault((appended.tenant, appended.event_id), appended)
-            if idempotency_key is not None:
-                self._by_key.setdefault((appended.tenant, idempotency_key), appended)
+        """Index one appended event whose origin is proven (what the view does per record)."""
+        store = self._store(appended.tenant)
+        if store is not None and self._stores is not None:
+            writes = self.table.index(store, [(appended, idempotency_key)])
+            self._stores.write(tenant_partition(appended.tenant, self._stores.partitions), writes)
 
     def first(self, tenant: str, key: str) -> Appended | None:
         """The first event of ``tenant`` that used ``key`` within the window."""
-        found = self._by_key.get((tenant, key))
+        found = self._read(tenant, index_key(KEY, tenant, member=key))
         if found is None or found.accepted_at + self.window_ms <= _now_ms():
             return None
         return found
 
     def event(self, tenant: str, event_id: str) -> Appended | None:
-        return self._by_id.get((tenant, event_id))
+        return self._read(tenant, index_key(EVENT, tenant, member=event_id))
 
-    def purge(self, has_state: Callable[[str, str], bool] = lambda tenant, event_id: True) -> int:
-        """Forget what left the window. An event leaves only once it has a state record: until
-        the resolver has seen it, this is the only place that knows it was accepted."""
+    def newest(self, tenant: str, after: str | None = None) -> Iterator[str]:
+        """List members (``listing_member``) of ``tenant``'s recent events, newest first,
+        past ``after``: the events whose state the resolver may not have written yet."""
+        store = self._store(tenant)
+        if store is None:
+            return
+        yield from members_after(store, index_prefix(LISTED, tenant), after)
+
+    def purge(self, has_state: HasState = lambda tenant, event_id: True) -> int:
+        """Forget what left the window, in every open store. An event leaves only once it has
+        a state record: until the resolver has seen it, this is the only place that knows it
+        was accepted. Call it from the thread that applies the view's records."""
+        if self._stores is None:
+            return 0
         horizon = _now_ms() - self.window_ms
-        with self._lock:
-            old_keys = [k for k, v in self._by_key.items() if v.accepted_at <= horizon]
-            for k in old_keys:
-                del self._by_key[k]
-            old_ids = [
-                k for k, v in self._by_id.items() if v.accepted_at <= horizon and has_state(*k)
-            ]
-            for k in old_ids:
-                del self._by_id[k]
-        return len(old_keys) + len(old_ids)
+        purged = 0
+        for partition, store in self._stores.open_stores():
+            if store.closed:
+                continue
+            writes = self.table.expired(store, horizon, has_state)
+            for start in range(0, len(writes), PURGE_BATCH):
+                self._stores.write(partition, writes[start : start + PURGE_BATCH])
+            purged += sum(1 for key, _ in writes if key.startswith(_EXPIRY))
+        return purged
 
-    def __len__(self) -> int:
-        return len(self._by_id)
+    def _store(self, tenant: str) -> PartitionStore | None:
+        if self._stores is None:
+            return None
+        return self._stores.get(tenant_partition(tenant, self._stores.partitions))
+
+    def _read(self, tenant: str, key: bytes) -> Appended | None:
+        store = self._store(tenant)
+        if store is None:
+            return None
+        try:
+            value = store.get(key)
+        except StoreError as exc:
+            if isinstance(exc, StoreCorrupt) and self._view is not None and self._stores:
+                self._view.report_damaged(
+                    tenant_partition(tenant, self._stores.partitions), exc.reason
+                )
+            raise reader_error(exc) from exc
+        return None if value is None else Appended.decode(value)
+
+
+class RecentTable:
+    """The ``Table`` of the events view's stores: the index entries of each proven event."""
+
+    def __init__(self, window_ms: int, codec: Codec, verify: Verify) -> None:
+        self.window_ms = window_ms
+        self._codec = codec
+        self._verify = verify
+
+    def writes(self, store: PartitionStore, changes: Sequence[Change]) -> list[Write]:
+        items = [found for change in changes if (found := self._proven(change)) is not None]
+        return self.index(store, items)
+
+    def index(
+        self, store: PartitionStore, items: Sequence[tuple[Appended, str | None]]
+    ) -> list[Write]:
+        """Writes for appended events (log order): the first record of an event id is kept,
+        and the first of a key unless the one held has left the window (a key used again
+        after the window starts afresh)."""
+        dirty: dict[bytes, bytes | None] = {}
+
+        def held(key: bytes) -> bytes | None:
+            return dirty[key] if key in dirty else store.get(key, fill_cache=False)
+
+        for appended, idempotency_key in items:
+            value = appended.encode()
+            by_id = index_key(EVENT, appended.tenant, member=appended.event_id)
+            if held(by_id) is None:
+                dirty[by_id] = value
+                member = listing_member(appended.accepted_at, appended.event_id)
+                dirty[index_key(LISTED, appended.tenant, member=member)] = b""
+                dirty[appended.expiry_key()] = json.dumps(
+                    [appended.tenant, appended.event_id, idempotency_key]
+                ).encode()
+            if idempotency_key is None:
+                continue
+            by_key = index_key(KEY, appended.tenant, member=idempotency_key)
+            first = held(by_key)
+            if first is None or (
+                Appended.decode(first).accepted_at + self.window_ms <= appended.accepted_at
+            ):
+                dirty[by_key] = value
+        return list(dirty.items())
+
+    def expired(self, store: PartitionStore, horizon: int, has_state: HasState) -> list[Write]:
+        """Deletes for the entries of events accepted at or before ``horizon``."""
+        deletes: list[Write] = []
+        for key, value in store.iter_prefix(_EXPIRY):
+            if int(key[len(_EXPIRY) : len(_EXPIRY) + 13]) > horizon:
+                break
+            tenant, event_id, idempotency_key = json.loads(value)
+            if idempotency_key is not None:
+                by_key = index_key(KEY, tenant, member=idempotency_key)
+                first = store.get(by_key, fill_cache=False)
+                if first is not None and Appended.decode(first).event_id == event_id:
+                    deletes.append((by_key, None))
+            if not has_state(tenant, event_id):
+                continue  # kept, and looked at again by the next purge
+            by_id = index_key(EVENT, tenant, member=event_id)
+            held = store.get(by_id, fill_cache=False)
+            if held is not None:
+                member = listing_member(Appended.decode(held).accepted_at, event_id)
+                deletes.append((index_key(LISTED, tenant, member=member), None))
+            deletes += [(by_id, None), (key, None)]
+        return deletes
+
+    def applied(self, partition: int, writes: Sequence[Write]) -> None:
+        return None
+
+    def forget(self, partition: int) -> None:
+        return None
+
+    def _proven(self, raw: Change) -> tuple[Appended, str | None] | None:
+        if raw.value is None:
+            return None
+        headers = to_dict(raw.headers)
+        content_type = headers.get("content-type", b"").decode() or None
+        try:
+            event = self._codec.decode_value(raw.value, content_type, "event")
+            binary = content_type in (None, CONTENT_TYPE_BINARY)
+            canonical = raw.value if binary else self._codec.encode("event", event)
+        except Exception:  # the resolver rejects it; nothing here to index
+            return None
+        if not self._verify(event, raw.key, headers, canonical):
+            log.warning("event_origin_unproven", partition=raw.partition, offset=raw.offset)
+            return None
+        source = event["source"]
+        appended = Appended(
+            event_id=str(event["event_id"]),
+            tenant=str(event["tenant"]),
+            type=str(event["type"]),
+            version=int(event["version"]),
+            fingerprint=event.get("fingerprint"),
+            accepted_at=int(event["accepted_at"]),
+            client_id=str(source["client_id"]),
+            source_reference=source.get("reference"),
+            partition=raw.partition,
+            offset=raw.offset,
+        )
+        return appended, event.get("idempotency_key")
+
+
+def _unverified(
+    event: Mapping[str, Any], key: bytes | None, headers: Mapping[str, bytes], canonical: bytes
+) -> bool:
+    return False
 
 
 def _now_ms() -> int:
@@ -101,46 +285,35 @@ def _now_ms() -> int:
 
 
 def events_view(
-    settings: Settings, codec: Codec, events: RecentEvents, verify: Verify
-) -> CompactedView:
-    """Tails the events topic from the start of the key window."""
-
-    def apply(raw: RawRecord) -> None:
-        if raw.value is None:
-            return
-        headers = to_dict(raw.headers)
-        content_type = headers.get("content-type", b"").decode() or None
-        try:
-            event = codec.decode_value(raw.value, content_type, "event")
-            binary = content_type in (None, CONTENT_TYPE_BINARY)
-            canonical = raw.value if binary else codec.encode("event", event)
-        except Exception:  # the resolver rejects it; nothing here to index
-            return
-        if not verify(event, raw.key, headers, canonical):
-            log.warning("event_origin_unproven", partition=raw.partition, offset=raw.offset)
-            return
-        source = event["source"]
-        events.add(
-            Appended(
-                event_id=str(event["event_id"]),
-                tenant=str(event["tenant"]),
-                type=str(event["type"]),
-                version=int(event["version"]),
-                fingerprint=event.get("fingerprint"),
-                accepted_at=int(event["accepted_at"]),
-                client_id=str(source["client_id"]),
-                source_reference=source.get("reference"),
-                partition=raw.partition,
-                offset=raw.offset,
-            ),
-            event.get("idempotency_key"),
-        )
-
-    return CompactedView(
-        settings,
-        Topics(settings).events.name,
-        lambda *_: None,
-        name="events",
-        apply_record=apply,
-        window_ms=events.window_ms,
+    settings: Settings,
+    events: RecentEvents,
+    *,
+    service: str = "ingest",
+    root: Path | None = None,
+    has_state: HasState = lambda tenant, event_id: True,
+) -> StoreView:
+    """The events topic from the start of the key window into ``events``' stores under
+    ``root`` (default: the stores of this ``service`` instance), expiring what leaves the
+    window."""
+    stores = ChangelogStores(
+        root or stores_root(settings, service),
+        "events",
+        Topics(settings).events,
+        events.table,
+        shared_config(settings),
     )
+    view = StoreView(
+        settings,
+        stores,
+        name="events",
+        window_ms=events.window_ms,
+        upkeep=(min(60.0, events.window_ms / 2000), lambda: _purge(events, has_state)),
+    )
+    events.attach(stores, view)
+    return view
+
+
+def _purge(events: RecentEvents, has_state: HasState) -> None:
+    purged = events.purge(has_state)
+    if purged:
+        log.info("recent_events_expired", count=purged)

@@ -9,8 +9,9 @@ rebuilt with it from the compacted state topic. Later states of an event write n
 the member depends only on the tenant, the accepted time and the id, which never change.
 
 Events the resolver has not written a state for yet are only in the recent events of the
-ingest (``ListedRecentEvents``, bounded by the key window as ``RecentEvents`` is); a page
-merges both by member, so an event moving from one to the other keeps its place.
+ingest (``RecentEvents.newest``, the same members in the events view's stores, for the key
+window); a page merges both by member, so an event moving from one to the other keeps its
+place.
 
 The store reads by prefix only; a page resumes with prefixes that cover exactly the entries
 after its cursor (``successor_prefixes``), so a deep page costs what the first one does.
@@ -18,14 +19,12 @@ after its cursor (``successor_prefixes``), so a deep page costs what the first o
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from tidings.contracts.codec import Codec
 from tidings.contracts.partitioning import tenant_partition
 from tidings.stores.changelog import Change, ChangelogStores, StoreView
-from tidings.stores.events import Appended, RecentEvents
 from tidings.stores.kv import RECORDS, PartitionStore, Write, index_key, index_prefix
 from tidings.stores.state import LatestStates, StateRecord, StateStore, original_key
 
@@ -106,12 +105,16 @@ class ListedStateStore(StateStore):
         store = self._listed.get(tenant_partition(tenant, self._listed.partitions))
         if store is None:
             return
-        prefix = index_prefix(INDEX, tenant)
-        for scan in successor_prefixes(after):
-            for key in store.iter_keys(prefix + scan.encode()):
-                member = key[len(prefix) :].decode()
-                if after is None or member > after:
-                    yield member
+        yield from members_after(store, index_prefix(INDEX, tenant), after)
+
+
+def members_after(store: PartitionStore, prefix: bytes, after: str | None) -> Iterator[str]:
+    """The list members under ``prefix`` (an index of ``listing_member``s), past ``after``."""
+    for scan in successor_prefixes(after):
+        for key in store.iter_keys(prefix + scan.encode()):
+            member = key[len(prefix) :].decode()
+            if after is None or member > after:
+                yield member
 
 
 def successor_prefixes(after: str | None) -> Iterator[str]:
@@ -127,31 +130,3 @@ def successor_prefixes(after: str | None) -> Iterator[str]:
     for position in range(12, -1, -1):
         for digit in range(int(inverted[position]) + 1, 10):
             yield inverted[:position] + str(digit)
-
-
-class ListedRecentEvents(RecentEvents):
-    """``RecentEvents`` that can also list one tenant's events (those not resolved yet)."""
-
-    def __init__(self, window_ms: int) -> None:
-        super().__init__(window_ms)
-        self._by_tenant: dict[str, dict[str, Appended]] = {}
-        self._tenants_lock = threading.Lock()
-
-    def add(self, appended: Appended, idempotency_key: str | None) -> None:
-        super().add(appended, idempotency_key)
-        with self._tenants_lock:
-            self._by_tenant.setdefault(appended.tenant, {}).setdefault(appended.event_id, appended)
-
-    def purge(self, has_state: Callable[[str, str], bool] = lambda tenant, event_id: True) -> int:
-        purged = super().purge(has_state)
-        with self._tenants_lock:
-            for tenant, events in list(self._by_tenant.items()):
-                for event_id in [e for e in events if self.event(tenant, e) is None]:
-                    del events[event_id]
-                if not events:
-                    del self._by_tenant[tenant]
-        return purged
-
-    def of_tenant(self, tenant: str) -> list[Appended]:
-        with self._tenants_lock:
-            return list(self._by_tenant.get(tenant, {}).values())

@@ -6,8 +6,9 @@ import time
 
 import pytest
 
+from tests.support.recent import recent_events
 from tidings.errors import IdempotencyKeyInFlight, IdempotencyKeyReused
-from tidings.stores.events import Appended, RecentEvents
+from tidings.stores.events import Appended
 from tidings_ingest.idempotency import KeysInFlight, replay_of
 
 
@@ -53,23 +54,36 @@ def test_another_request_under_the_key_is_422() -> None:
 
 
 def test_the_first_record_of_a_key_wins() -> None:
-    events = RecentEvents(window_ms=60_000)
-    events.add(appended("e-1", "f1", offset=1), "k")
-    events.add(appended("e-1", "f2", offset=2), "k")
-    first = events.first("acme", "k")
+    with recent_events(window_ms=60_000) as events:
+        events.add(appended("e-1", "f1", offset=1), "k")
+        events.add(appended("e-1", "f2", offset=2), "k")
+        first = events.first("acme", "k")
     assert first is not None
     assert (first.offset, first.fingerprint) == (1, "f1")
 
 
 def test_keys_are_scoped_to_the_tenant() -> None:
-    events = RecentEvents(window_ms=60_000)
-    events.add(appended(), "k")
-    assert events.first("globex", "k") is None
+    with recent_events(window_ms=60_000) as events:
+        events.add(appended(), "k")
+        assert events.first("globex", "k") is None
 
 
 def test_a_key_older_than_the_window_is_no_longer_first_and_is_purged() -> None:
-    events = RecentEvents(window_ms=1_000)
-    events.add(appended(age_ms=5_000), "k")
-    assert events.first("acme", "k") is None
-    assert events.purge() == 2
-    assert events.event("acme", "e-1") is None
+    with recent_events(window_ms=1_000) as events:
+        events.add(appended(age_ms=5_000), "k")
+        assert events.first("acme", "k") is None
+        assert events.purge() == 1
+        assert events.event("acme", "e-1") is None
+
+
+def test_a_key_used_again_after_the_window_belongs_to_its_new_first_event() -> None:
+    with recent_events(window_ms=1_000) as events:
+        events.add(appended("e-old", "f1", age_ms=5_000), "k")
+        events.add(appended("e-new", "f2"), "k")
+        first = events.first("acme", "k")
+        assert first is not None
+        assert first.event_id == "e-new"
+        events.purge()  # the old event leaves; the key stays with the new one
+        first = events.first("acme", "k")
+        assert first is not None
+        assert first.event_id == "e-new"

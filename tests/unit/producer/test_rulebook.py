@@ -4,11 +4,14 @@ recipient rules, in the endpoint's order (no broker: registry, directory and log
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
 
 import pytest
 
+from tests.support.recent import recent_events
 from tidings.contracts.codec import Codec
 from tidings.domain.clients import SCOPE_READ, SCOPE_WRITE, ApiClient, ClientRegistry
 from tidings.domain.directory import Directory, DirectoryLine, User
@@ -100,22 +103,24 @@ def test_an_unknown_user_is_422_invalid_recipients_not_skipped_later() -> None:
     assert refused(preparer(), body) == (422, "invalid_recipients")
 
 
-def first_use(body: dict[str, Any], key: str) -> RecentEvents:
-    recent = RecentEvents(60_000)
-    fingerprint = request_fingerprint(parse_request(body))
-    now = int(time.time() * 1000)
-    appended = Appended("e", "acme", "content.approved", 2, fingerprint, now, "c", None, 0, 0)
-    recent.add(appended, key)
-    return recent
+@contextmanager
+def first_use(body: dict[str, Any], key: str) -> Iterator[RecentEvents]:
+    with recent_events(60_000) as recent:
+        fingerprint = request_fingerprint(parse_request(body))
+        now = int(time.time() * 1000)
+        appended = Appended("e", "acme", "content.approved", 2, fingerprint, now, "c", None, 0, 0)
+        recent.add(appended, key)
+        yield recent
 
 
 def test_a_key_first_used_in_the_log_for_another_body_is_422() -> None:
-    recent = first_use({**BODY, "payload": {"content_id": "first"}}, "k-1")
-    assert refused(preparer(recent=recent), BODY, "k-1") == (422, "idempotency_key_reused")
+    with first_use({**BODY, "payload": {"content_id": "first"}}, "k-1") as recent:
+        assert refused(preparer(recent=recent), BODY, "k-1") == (422, "idempotency_key_reused")
 
 
 def test_a_key_first_used_in_the_log_for_the_same_body_is_a_safe_retry() -> None:
-    event = preparer(recent=first_use(BODY, "k-1")).encode(BODY, "k-1")
+    with first_use(BODY, "k-1") as recent:
+        event = preparer(recent=recent).encode(BODY, "k-1")
     assert event.envelope["idempotency_key"] == "k-1"
 
 

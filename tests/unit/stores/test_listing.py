@@ -13,11 +13,9 @@ from tidings.contracts.partitioning import tenant_partition
 from tidings.contracts.state import Stage, state_record
 from tidings.contracts.topics import TopicSpec, state_key
 from tidings.stores.changelog import Change, ChangelogStores
-from tidings.stores.events import Appended
 from tidings.stores.kv import index_prefix
 from tidings.stores.listing import (
     INDEX,
-    ListedRecentEvents,
     ListedStateStore,
     accepted_before,
     listing_member,
@@ -104,13 +102,3 @@ def test_a_time_bound_seeks_past_every_newer_entry(
     stores.apply([change(i, f"e{i}", Stage.RESOLVED, 1_000 + i) for i in range(5)])
     older = list(states.newest("acme", after=accepted_before(1_003)))
     assert [member_parts(m)[0] for m in older] == [1_002, 1_001, 1_000]
-
-
-def test_recent_events_list_one_tenant_until_they_leave_the_window() -> None:
-    events = ListedRecentEvents(window_ms=1)
-    appended = Appended("e1", "acme", "t", 1, None, 0, "c", None, 0, 0)
-    events.add(appended, None)
-    assert events.of_tenant("acme") == [appended]
-    assert events.of_tenant("globex") == []
-    events.purge()  # old and (by default) with a state record: forgotten
-    assert events.of_tenant("acme") == []
