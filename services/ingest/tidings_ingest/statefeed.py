@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections import deque
-from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,13 +31,48 @@ from tidings.settings import Settings
 log = get_logger(__name__)
 
 
-@dataclass(frozen=True, slots=True)
-class Change:
-    """One state record and where it is on the state topic (its stream id)."""
+StateRecord = dict[str, Any]
 
-    partition: int
-    offset: int
-    record: dict[str, Any]
+
+class Change:
+    """One state record and where it is on the state topic (its stream id).
+
+    Held as the topic's bytes and decoded the first time a stream looks at it: the feed
+    keeps ``stream_buffer`` records per partition whether or not anyone streams, and most are
+    never streamed (held decoded, 10,000 per partition were ~1.5 KB each, ~200 MB of an
+    ingest's memory, and a decode per state record of CPU). A record that does not decode is
+    ``{}``: it belongs to no tenant, so no stream admits it."""
+
+    __slots__ = ("_decode", "_record", "_value", "offset", "partition")
+
+    def __init__(
+        self,
+        partition: int,
+        offset: int,
+        record: StateRecord | None = None,
+        *,
+        value: bytes | None = None,
+        decode: Callable[[bytes], StateRecord] | None = None,
+    ) -> None:
+        self.partition = partition
+        self.offset = offset
+        self._record = record
+        self._value = value
+        self._decode = decode
+
+    @property
+    def record(self) -> StateRecord:
+        if self._record is None:
+            record: StateRecord = {}
+            if self._value is not None and self._decode is not None:
+                try:
+                    record = self._decode(self._value)
+                except Exception:  # a foreign record on the state topic is nobody's change
+                    log.warning(
+                        "state_record_undecodable", partition=self.partition, offset=self.offset
+                    )
+            self._record, self._value = record, None
+        return self._record
 
 
 class Subscriber:
@@ -174,21 +209,17 @@ class StateFeed:
         self._ready.set()
         log.info("state_feed_started", partitions=len(starts))
         while not self._stop.is_set():
-            changes = list(self._decode(self._reader.take(500, 0.2)))  # decoded unlocked
-            self.buffer.feed(changes)
+            self.buffer.feed(self._changes(self._reader.take(500, 0.2)))
 
-    def _decode(self, msgs: list[Any]) -> Iterator[Change]:
-        for msg in msgs:
-            if msg.error() is not None or msg.value() is None:
-                continue
-            try:
-                _, record = self._codec.decode(msg.value(), expect="state")
-            except Exception:  # a foreign record on the state topic is nobody's change
-                log.warning(
-                    "state_record_undecodable", partition=msg.partition(), offset=msg.offset()
-                )
-                continue
-            yield Change(msg.partition(), msg.offset(), record)
+    def _changes(self, msgs: list[Any]) -> list[Change]:
+        return [
+            Change(msg.partition(), msg.offset(), value=msg.value(), decode=self._decode_state)
+            for msg in msgs
+            if msg.error() is None and msg.value() is not None
+        ]
+
+    def _decode_state(self, value: bytes) -> StateRecord:
+        return self._codec.decode(value, expect="state")[1]
 
     def read_range(
         self, partition: int, start: int, end: int
@@ -204,7 +235,7 @@ class StateFeed:
             timeout = self._settings.ingest.produce_timeout_s
             while not self._stop.is_set():
                 msgs = reader.take(500, 0.2)
-                yield [c for c in self._decode(msgs) if c.offset < end]
+                yield [c for c in self._changes(msgs) if c.offset < end]
                 if reader.positions([partition]).get(partition, -1) >= end:
                     return
                 if not msgs:
