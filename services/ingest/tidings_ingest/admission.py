@@ -31,10 +31,12 @@ def admit(client: ApiClient, data: dict[str, Any]) -> tuple[NotificationRequest,
     return request, request_fingerprint(request)
 
 
-def expired_event(rt: Runtime, tenant: str, key: str) -> str | None:
-    """The id of the event this key created before the key window, when it did: that id is
-    taken for good (422 ``idempotency_key_expired``)."""
-    event_id = event_id_for(tenant, key)
+def expired_event(rt: Runtime, client: ApiClient, key: str) -> str | None:
+    """The id of the event this key of the client's scope (tenant or organization) created
+    before the key window, when it did: that id is taken for good (422
+    ``idempotency_key_expired``)."""
+    tenant = client.tenant
+    event_id = event_id_for(tenant, key, client.org)
     if rt.states.get(tenant, event_id) is not None or rt.events.event(tenant, event_id):
         return event_id
     return None
@@ -58,7 +60,7 @@ def event_record(
     validated = validate_request(
         request, tenant, rt.registry.schemas, rt.settings.limits, rt.directory, client.org
     )
-    event_id = event_id_for(tenant, key)
+    event_id = event_id_for(tenant, key, client.org)
     envelope = build_envelope(
         validated,
         tenant=tenant,

@@ -19,7 +19,7 @@ import orjson
 
 from tidings.contracts.topics import event_key
 from tidings.domain.clients import ApiClient
-from tidings.domain.idempotency import check_key
+from tidings.domain.idempotency import check_key, scoped_key
 from tidings.errors import (
     FieldError,
     Forbidden,
@@ -110,8 +110,9 @@ class Batches:
         try:
             for key in keys:
                 if key is not None:
-                    rt.keys_in_flight.begin(tenant, key)  # 409 for a concurrent create
-                    begun.append(key)
+                    scoped = scoped_key(key, client.org)  # an organization's keys are its own
+                    rt.keys_in_flight.begin(tenant, scoped)  # 409 for a concurrent create
+                    begun.append(scoped)
             items = self._check(client, raw_items, keys)
             fresh = [item for item in items if item.record is not None]
             if fresh:
@@ -124,7 +125,7 @@ class Batches:
                 for item, where in zip(fresh, placed, strict=True):
                     rt.metrics.accepted_by(tenant).inc()
                     if item.key is not None:
-                        self._settle_race(tenant, item, where.offset)
+                        self._settle_race(client, item, where.offset)
             return [item.entry() for item in items]
         finally:
             for key in begun:
@@ -178,10 +179,10 @@ class Batches:
             )
         request, fingerprint = admit(client, {k: v for k, v in raw.items() if k != KEY_FIELD})
         if key is not None:
-            first = rt.events.first(tenant, key)
+            first = rt.events.first(tenant, key, client.org)
             if first is not None:
                 return _replay(index, key, replay_of(first, fingerprint))
-            event_id = expired_event(rt, tenant, key)
+            event_id = expired_event(rt, client, key)
             if event_id is not None:
                 raise IdempotencyKeyExpired(
                     f"this Idempotency-Key created event {event_id} before the key window",
@@ -209,11 +210,11 @@ class Batches:
             if not await asyncio.to_thread(view.wait_for, partition, offset, timeout):
                 raise Unavailable("the batch was committed but not read back in time; retry it")
 
-    def _settle_race(self, tenant: str, item: Item, offset: int) -> None:
+    def _settle_race(self, client: ApiClient, item: Item, offset: int) -> None:
         """Another replica may have used this key first: the log's order decides, as for a
         single create; the item then answers as that event's replay."""
         assert item.key is not None
-        first = self._rt.events.first(tenant, item.key)
+        first = self._rt.events.first(client.tenant, item.key, client.org)
         if first is not None and first.offset != offset:
             done = _replay(item.index, item.key, replay_of(first, item.fingerprint))
             item.event_id, item.accepted_at, item.replayed = done.event_id, done.accepted_at, True

@@ -1,7 +1,8 @@
 """Idempotency-Key decisions of the ingest (draft-ietf-httpapi-idempotency-key-header,
 docs/ingest.md).
 
-Keys are scoped to the tenant and their event id is ``uuid5(tenant, key)``. Nothing is written
+Keys are scoped to the tenant, or to the client's organization (``scoped_key``), and their
+event id is ``uuid5(tenant, scoped key)``. Nothing is written
 for a key: the events log is the record. ``RecentEvents`` (the log of the key window) says
 whether and how a key was first used, the same answer on every replica; keys in flight in this
 process answer 409 to a concurrent duplicate. A key used before the window still owns its
@@ -19,7 +20,7 @@ from tidings.stores.events import Appended
 
 
 class KeysInFlight:
-    """(tenant, key) pairs whose request is being worked on in this process."""
+    """(tenant, scoped key) pairs whose request is being worked on in this process."""
 
     def __init__(self) -> None:
         self._keys: set[tuple[str, str]] = set()

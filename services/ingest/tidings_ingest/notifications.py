@@ -21,6 +21,7 @@ from tidings.contracts.partitioning import tenant_partition
 from tidings.contracts.state import public_view
 from tidings.contracts.topics import event_key
 from tidings.domain.clients import ApiClient
+from tidings.domain.idempotency import scoped_key
 from tidings.errors import (
     FieldError,
     IdempotencyKeyExpired,
@@ -77,12 +78,13 @@ class Notifications:
         tenant, rt = client.tenant, self._rt
         if key is None:
             return await self._append(client, request, None, fingerprint)
-        rt.keys_in_flight.begin(tenant, key)
+        scoped = scoped_key(key, client.org)  # an organization's keys are its own
+        rt.keys_in_flight.begin(tenant, scoped)
         try:
-            first = rt.events.first(tenant, key)
+            first = rt.events.first(tenant, key, client.org)
             if first is not None:
                 return replayed(replay_of(first, fingerprint))
-            event_id = expired_event(rt, tenant, key)
+            event_id = expired_event(rt, client, key)
             if event_id is not None:
                 raise IdempotencyKeyExpired(
                     f"this Idempotency-Key created event {event_id} before the key window; "
@@ -90,7 +92,7 @@ class Notifications:
                 )
             return await self._append(client, request, key, fingerprint)
         finally:
-            rt.keys_in_flight.finish(tenant, key)
+            rt.keys_in_flight.finish(tenant, scoped)
 
     async def _append(
         self, client: ApiClient, request: Any, key: str | None, fingerprint: str
@@ -111,7 +113,7 @@ class Notifications:
         if key is not None:
             # Another replica may have appended this key first: the log's order decides, the
             # same way for every replica and for the resolver.
-            first = await self._first_in_log(tenant, key, msg.partition(), msg.offset())
+            first = await self._first_in_log(client, key, msg.partition(), msg.offset())
             if first.offset != msg.offset():
                 return replayed(replay_of(first, fingerprint))
         rt.metrics.accepted_by(tenant).inc()
@@ -120,7 +122,7 @@ class Notifications:
         return Answer(202, body, event_id)
 
     async def _first_in_log(
-        self, tenant: str, key: str, partition: int | None, offset: int | None
+        self, client: ApiClient, key: str, partition: int | None, offset: int | None
     ) -> Appended:
         rt = self._rt
         if partition is None or offset is None:
@@ -130,7 +132,7 @@ class Notifications:
             applied = await asyncio.to_thread(rt.events_view.wait_for, partition, offset, timeout)
             if not applied:
                 raise Unavailable("the write was confirmed but not read back in time")
-        first = rt.events.first(tenant, key)
+        first = rt.events.first(client.tenant, key, client.org)
         if first is None:
             raise Unavailable("the write was confirmed but not read back in time")
         return first

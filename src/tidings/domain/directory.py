@@ -184,8 +184,12 @@ class DirectoryReader(Protocol):
         size is read in one batch."""
         ...
 
-    def has_role(self, tenant: str, role: str) -> bool: ...
-    def has_group(self, tenant: str, group: str) -> bool: ...
+    def has_role(self, tenant: str, role: str, org: str | None = None) -> bool:
+        """Has ``role`` a member (in ``org``, when given: to an organization's client a role
+        with no member in it is as unknown as one that does not exist)?"""
+        ...
+
+    def has_group(self, tenant: str, group: str, org: str | None = None) -> bool: ...
     def role_members(self, tenant: str, role: str) -> list[str]: ...
     def group_members(self, tenant: str, group: str) -> list[str]: ...
 
@@ -251,13 +255,19 @@ class Directory:
         t = self._tenants.get(tenant)
         return t.users.get(user_id) if t else None
 
-    def has_role(self, tenant: str, role: str) -> bool:
+    def has_role(self, tenant: str, role: str, org: str | None = None) -> bool:
         t = self._tenants.get(tenant)
-        return bool(t and role in t.roles)
+        return bool(t and self._any_in(t, t.roles.get(role, ()), org))
 
-    def has_group(self, tenant: str, group: str) -> bool:
+    def has_group(self, tenant: str, group: str, org: str | None = None) -> bool:
         t = self._tenants.get(tenant)
-        return bool(t and group in t.groups)
+        return bool(t and self._any_in(t, t.groups.get(group, ()), org))
+
+    @staticmethod
+    def _any_in(tenant: _Tenant, members: Collection[str], org: str | None) -> bool:
+        if org is None:
+            return bool(members)
+        return any(in_org(tenant.users.get(member), org) for member in members)
 
     def contacts(self, tenant: str, user_ids: Sequence[str]) -> list[User | None]:
         t = self._tenants.get(tenant)

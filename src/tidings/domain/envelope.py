@@ -20,6 +20,7 @@ from tidings.contracts.codec import CONTENT_TYPE_BINARY, Codec
 from tidings.contracts.state import now_ms
 from tidings.contracts.topics import event_key
 from tidings.domain.directory import DirectoryReader, in_org
+from tidings.domain.idempotency import scoped_key
 from tidings.domain.payload_schemas import PayloadSchemas
 from tidings.domain.rules import RuleLimits, canonical, parse_rules
 from tidings.domain.signing import RecordSigner
@@ -96,10 +97,12 @@ def request_fingerprint(request: NotificationRequest) -> str:
     return hashlib.sha256(canonical_json(request.model_dump(mode="json"))).hexdigest()
 
 
-def event_id_for(tenant: str, idempotency_key: str | None) -> str:
+def event_id_for(tenant: str, idempotency_key: str | None, org: str | None = None) -> str:
+    """Deterministic for a key (the same request's retries get the same id on every replica
+    and path), per tenant and, for an organization's client, per organization."""
     if idempotency_key is None:
         return str(uuid.uuid4())
-    return str(uuid.uuid5(EVENT_NAMESPACE, f"{tenant}\n{idempotency_key}"))
+    return str(uuid.uuid5(EVENT_NAMESPACE, f"{tenant}\n{scoped_key(idempotency_key, org)}"))
 
 
 @dataclass(frozen=True)
@@ -163,12 +166,12 @@ def _check_recipients(
         errors += [
             FieldError(f"recipients.roles[{i}]", "unknown role")
             for i, name in enumerate(scope.roles)
-            if not directory.has_role(tenant, name)
+            if not directory.has_role(tenant, name, org)
         ]
         errors += [
             FieldError(f"recipients.groups[{i}]", "unknown group")
             for i, name in enumerate(scope.groups)
-            if not directory.has_group(tenant, name)
+            if not directory.has_group(tenant, name, org)
         ]
         if errors:
             raise InvalidRecipients("recipients not found in this tenant", errors=errors)
@@ -190,7 +193,7 @@ def build_envelope(
     never the body."""
     request = validated.request
     return {
-        "event_id": event_id or event_id_for(tenant, idempotency_key),
+        "event_id": event_id or event_id_for(tenant, idempotency_key, org),
         "tenant": tenant,
         "type": request.type,
         "version": validated.version,

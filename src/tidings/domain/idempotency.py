@@ -1,7 +1,9 @@
 """The Idempotency-Key rule, one for every way in (HTTP header and producer library).
 
-A key is 1 to 255 printable ASCII characters, scoped to the tenant. Over HTTP it arrives as a
-header, either a quoted RFC 8941 sf-string (the IETF draft's form) or a bare value.
+A key is 1 to 255 printable ASCII characters, scoped to the tenant, or to the organization
+when the client acts for one (``scoped_key``): a key of one organization never answers, or
+is refused, for another. Over HTTP it arrives as a header, either a quoted RFC 8941 sf-string
+(the IETF draft's form) or a bare value.
 """
 
 from __future__ import annotations
@@ -14,6 +16,13 @@ MAX_KEY_LENGTH = 255
 # RFC 8941 sf-string: printable ASCII, with only \\ and \" escaped inside the quotes.
 _SF_STRING = re.compile(r'^"((?:[\x20\x21\x23-\x5b\x5d-\x7e]|\\[\\"])*)"$')
 _BARE = re.compile(r"^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$")
+
+
+def scoped_key(key: str, org: str | None) -> str:
+    """The key as it names an event among its tenant's: a tenant-wide client's key as it is,
+    an organization's prefixed by it (keys are printable ASCII, so the newline cannot occur
+    in one and two scopes never meet)."""
+    return key if org is None else f"{org}\n{key}"
 
 
 def check_key(key: str | None) -> str | None:

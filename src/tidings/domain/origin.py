@@ -16,6 +16,7 @@ The reasons are stable: they end up on the dead letter.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from tidings.contracts import headers as h
@@ -24,7 +25,7 @@ from tidings.domain.service_mac import SIGNER_PREFIX, ServiceKeyRing, is_service
 from tidings.domain.signing import verify_record
 from tidings.errors import OriginRejected
 
-__all__ = ["OriginRejected", "proven_by", "verify_origin"]
+__all__ = ["OriginRejected", "Proven", "proven_by", "verify_origin"]
 
 
 def verify_origin(
@@ -79,20 +80,29 @@ def verify_origin(
     return signer
 
 
+@dataclass(frozen=True, slots=True)
+class Proven:
+    """A record whose origin verified, and the organization it acts for: the record's, or,
+    when it names none, its direct producer's (whose keys are that organization's)."""
+
+    org: str | None
+
+
 def proven_by(
     clients: ClientRegistry,
-) -> Callable[[Mapping[str, Any], bytes | None, Mapping[str, bytes], bytes], bool]:
-    """``verify_origin`` as a yes/no for views that index only proven records (the recent
-    events of the ingest and of the producer library): a forgery is skipped, not an error."""
+) -> Callable[[Mapping[str, Any], bytes | None, Mapping[str, bytes], bytes], Proven | None]:
+    """``verify_origin`` for views that index only proven records (the recent events of the
+    ingest and of the producer library): a forgery is None, skipped, not an error."""
 
     def proven(
         event: Mapping[str, Any], key: bytes | None, headers: Mapping[str, bytes], canonical: bytes
-    ) -> bool:
+    ) -> Proven | None:
         try:
-            verify_origin(event, key, headers, canonical, clients)
+            signer = verify_origin(event, key, headers, canonical, clients)
         except OriginRejected:
-            return False
-        return True
+            return None
+        org = event.get("org")
+        return Proven(signer.org if org is None and signer is not None else org)
 
     return proven
 

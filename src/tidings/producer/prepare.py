@@ -113,8 +113,8 @@ class EventPreparer:
             rules.admit(client, parsed)  # 403: event type, targets
         self._require_type(parsed.type)
         fingerprint = request_fingerprint(parsed)  # what makes a retry "the same request"
-        if rules is not None and idempotency_key is not None:
-            rules.check_key(idempotency_key, fingerprint)  # 422 reused
+        if rules is not None and client is not None and idempotency_key is not None:
+            rules.check_key(client, idempotency_key, fingerprint)  # 422 reused
         org = client.org if client is not None else None  # the credential's, as over HTTP
         validated = validate_request(
             parsed, self.tenant, self._schemas(), self._limits, self._directory, org

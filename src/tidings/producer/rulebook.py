@@ -66,10 +66,11 @@ class Rulebook:
         scope = request.recipients
         client.require_targets(scope.users, scope.roles, scope.groups, scope.rules)
 
-    def check_key(self, key: str, fingerprint: str) -> None:
-        """422 ``idempotency_key_reused`` when the key's first use (in the log within the key
-        window, or by this producer) was for another request."""
-        first = self._recent.first(self.credential.tenant, key)
+    def check_key(self, client: ApiClient, key: str, fingerprint: str) -> None:
+        """422 ``idempotency_key_reused`` when the key's first use in the client's scope (its
+        tenant or organization; in the log within the key window, or by this producer) was
+        for another request."""
+        first = self._recent.first(client.tenant, key, client.org)
         if first is not None:
             require_same_request(first.fingerprint, fingerprint)
         sent = self._sent.get(key)

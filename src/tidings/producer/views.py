@@ -88,25 +88,25 @@ class KnownScopes:
     def __init__(self, directory: StoreDirectory, ttl_s: float = 1.0) -> None:
         self._directory = directory
         self._ttl_s = ttl_s
-        self._found: dict[tuple[str, str, str], float] = {}
+        self._found: dict[tuple[str, str, str, str | None], float] = {}
 
-    def _known(self, kind: str, tenant: str, name: str) -> bool:
-        key, now = (kind, tenant, name), time.monotonic()
+    def _known(self, kind: str, tenant: str, name: str, org: str | None) -> bool:
+        key, now = (kind, tenant, name, org), time.monotonic()
         if self._found.get(key, 0.0) > now:
             return True
         lookup = self._directory.has_role if kind == "role" else self._directory.has_group
-        if not lookup(tenant, name):
+        if not lookup(tenant, name, org):
             return False
         if len(self._found) > 10_000:
             self._found.clear()
         self._found[key] = now + self._ttl_s
         return True
 
-    def has_role(self, tenant: str, role: str) -> bool:
-        return self._known("role", tenant, role)
+    def has_role(self, tenant: str, role: str, org: str | None = None) -> bool:
+        return self._known("role", tenant, role, org)
 
-    def has_group(self, tenant: str, group: str) -> bool:
-        return self._known("group", tenant, group)
+    def has_group(self, tenant: str, group: str, org: str | None = None) -> bool:
+        return self._known("group", tenant, group, org)
 
     def get(self, tenant: str, user_id: str) -> User | None:
         return self._directory.get(tenant, user_id)

@@ -66,6 +66,9 @@ log = get_logger(__name__)
 
 RECORD = "directory_entry"
 USER, ROLE, GROUP, ORG, ATTR, VALUE = "user", "role", "group", "org", "attr", "value"
+# A role's or group's members per organization: does it exist for an organization's client
+# (one key lookup, however large the role and however few of it are in the organization)?
+ORG_ROLE, ORG_GROUP = "org-role", "org-group"
 COUNT = b"c/"
 CONTACTS = b"p/"
 _NONE: tuple[set[bytes], set[bytes]] = (set(), set())
@@ -128,6 +131,14 @@ def _entries(record: dict[str, Any]) -> tuple[set[bytes], set[bytes]]:
             prefix = _prefix(name, tenant)
             scopes.update(prefix + escape(value) + member for value in names if value)
     others = {_prefix(USER, tenant) + member[1:]}
+    orgs = [escape(org) + b"/" for org in record.get("orgs") or () if org]
+    if orgs:
+        for name, values in ((ORG_ROLE, "roles"), (ORG_GROUP, "groups")):
+            prefix = _prefix(name, tenant)
+            for value in record.get(values) or ():
+                if value:
+                    part = escape(value) + member
+                    others.update(prefix + org + part for org in orgs)
     attributes = record.get("attributes")
     if attributes:
         having, valued = _prefix(ATTR, tenant), _prefix(VALUE, tenant)
@@ -285,10 +296,14 @@ class StoreDirectory:
 
     # -- scopes ----------------------------------------------------------------------------
 
-    def has_role(self, tenant: str, role: str) -> bool:
+    def has_role(self, tenant: str, role: str, org: str | None = None) -> bool:
+        if org is not None:
+            return self._any(ORG_ROLE, tenant, org, role)
         return self._any(ROLE, tenant, role)
 
-    def has_group(self, tenant: str, group: str) -> bool:
+    def has_group(self, tenant: str, group: str, org: str | None = None) -> bool:
+        if org is not None:
+            return self._any(ORG_GROUP, tenant, org, group)
         return self._any(GROUP, tenant, group)
 
     def has_org(self, tenant: str, org: str) -> bool:

@@ -17,7 +17,8 @@ from the checkpoint; a store that is new or was wiped reads from the start of th
 not of the topic. Per event, in its tenant's partition's store::
 
     i/event/<tenant>/<event id>        -> the event as ``Appended`` (JSON)
-    i/key/<tenant>/<idempotency key>   -> the first event with that key in the window
+    i/key/<tenant>/<scoped key>        -> the first event with that key in the window (the
+                                          key behind its organization: ``scoped_key``)
     i/recent/<tenant>/<list member>    -> "" (newest first: ``listing_member``)
     i/expiry/<accepted_at>/<tenant>/<event id> -> [tenant, event id, key]
 
@@ -38,6 +39,8 @@ from tidings.contracts.codec import CONTENT_TYPE_BINARY, Codec
 from tidings.contracts.headers import to_dict
 from tidings.contracts.partitioning import tenant_partition
 from tidings.contracts.topics import Topics
+from tidings.domain.idempotency import scoped_key
+from tidings.domain.origin import Proven
 from tidings.logs import get_logger
 from tidings.settings import Settings
 from tidings.stores.changelog import (
@@ -66,8 +69,8 @@ PURGE_BATCH = 10_000
 """Deletes per store batch when the window moves (the first purge after a day may be big)."""
 HasState = Callable[[str, str], bool]
 
-# (event, record key, headers, canonical value) -> whether its origin is proven
-Verify = Callable[[Mapping[str, Any], bytes | None, Mapping[str, bytes], bytes], bool]
+# (event, record key, headers, canonical value) -> its organization when its origin is proven
+Verify = Callable[[Mapping[str, Any], bytes | None, Mapping[str, bytes], bytes], Proven | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,16 +114,18 @@ class RecentEvents:
     def attach(self, stores: ChangelogStores, view: StoreView | None) -> None:
         self._stores, self._view = stores, view
 
-    def add(self, appended: Appended, idempotency_key: str | None) -> None:
+    def add(self, appended: Appended, idempotency_key: str | None, org: str | None = None) -> None:
         """Index one appended event whose origin is proven (what the view does per record)."""
         store = self._store(appended.tenant)
         if store is not None and self._stores is not None:
-            writes = self.table.index(store, [(appended, idempotency_key)])
+            key = None if idempotency_key is None else scoped_key(idempotency_key, org)
+            writes = self.table.index(store, [(appended, key)])
             self._stores.write(tenant_partition(appended.tenant, self._stores.partitions), writes)
 
-    def first(self, tenant: str, key: str) -> Appended | None:
-        """The first event of ``tenant`` that used ``key`` within the window."""
-        found = self._read(tenant, index_key(KEY, tenant, member=key))
+    def first(self, tenant: str, key: str, org: str | None = None) -> Appended | None:
+        """The first event of ``tenant`` (of its organization ``org``, when given) that used
+        ``key`` within the window."""
+        found = self._read(tenant, index_key(KEY, tenant, member=scoped_key(key, org)))
         if found is None or found.accepted_at + self.window_ms <= _now_ms():
             return None
         return found
@@ -255,7 +260,8 @@ class RecentTable:
             canonical = raw.value if binary else self._codec.encode("event", event)
         except Exception:  # the resolver rejects it; nothing here to index
             return None
-        if not self._verify(event, raw.key, headers, canonical):
+        proven = self._verify(event, raw.key, headers, canonical)
+        if proven is None:
             log.warning("event_origin_unproven", partition=raw.partition, offset=raw.offset)
             return None
         source = event["source"]
@@ -271,13 +277,14 @@ class RecentTable:
             partition=raw.partition,
             offset=raw.offset,
         )
-        return appended, event.get("idempotency_key")
+        key = event.get("idempotency_key")
+        return appended, None if key is None else scoped_key(key, proven.org)
 
 
 def _unverified(
     event: Mapping[str, Any], key: bytes | None, headers: Mapping[str, bytes], canonical: bytes
-) -> bool:
-    return False
+) -> Proven | None:
+    return None
 
 
 def _now_ms() -> int:

@@ -61,10 +61,11 @@ from rocksdict import (
     WriteOptions,
 )
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 """Bumped whenever the key layout, the metadata or what a view keeps changes: older stores
 are then rebuilt. 2: directory contacts carry organizations, state stores the accepted-time
-listing index."""
+listing index. 3: roles and groups indexed per organization, Idempotency-Keys per
+organization in the events stores."""
 
 RECORDS = b"r/"
 INDEXES = b"i/"

@@ -63,7 +63,8 @@ def user_line(uid: str, orgs: list[str]) -> dict[str, Any]:
         "tenant": TENANT,
         "id": uid,
         "orgs": orgs,
-        "roles": ["staff", "ops-eu"],
+        # a role of one organization's members only: unknown to every other organization
+        "roles": ["staff", "ops-eu", *(f"only-{org}" for org in orgs if len(orgs) == 1)],
         "groups": ["all", "hr-eu"],
         "attributes": {"site": "hq"},
         "channels": {"in_app": uid},
@@ -192,6 +193,19 @@ def test_roles_groups_and_rules_reach_members_of_the_clients_organization_only(
     assert scoped[(who, kind)] == REACH[who]
 
 
+def test_a_role_with_no_member_in_the_organization_is_answered_as_unknown(
+    api: dict[str, httpx.Client],
+) -> None:
+    """Groups alike (tests/unit/stores/test_directory.py): nothing tells a client of north
+    which roles the rest of its tenant has."""
+    assert post(api["south"], {"roles": ["only-south"]}).status_code == 202
+    assert post(api["wide"], {"roles": ["only-south"]}).status_code == 202
+    refused = post(api["north"], {"roles": ["only-south"]})
+    unknown = post(api["north"], {"roles": ["nobody"]})
+    assert (refused.status_code, unknown.status_code) == (422, 422)
+    assert without_request_id(refused) == without_request_id(unknown)
+
+
 # -- HTTP: reads ------------------------------------------------------------------------------
 
 
@@ -240,6 +254,36 @@ def test_an_event_is_visible_to_its_organization_while_still_accepted(
     event_id = accepted(api["north"], {"roles": ["staff"]})
     assert api["north"].get(f"/api/v1/notifications/{event_id}").status_code == 200
     assert api["south"].get(f"/api/v1/notifications/{event_id}").status_code == 404
+
+
+def test_an_organizations_idempotency_keys_are_its_own(api: dict[str, httpx.Client]) -> None:
+    """The same key in north, in south and tenant-wide names three events: no 422 and no
+    replay of another organization's event, and no sign that the key was used elsewhere."""
+    ids = {}
+    for who, client in api.items():
+        users = {"north": ["n"], "south": ["s"], "wide": ["x"]}[who]
+        response = client.post(
+            "/api/v1/notifications",
+            json=body({"users": users}),
+            headers={"Idempotency-Key": "org-scoped-key"},
+        )
+        assert response.status_code == 202, response.text
+        assert "Idempotent-Replayed" not in response.headers
+        ids[who] = response.json()["id"]
+    assert len(set(ids.values())) == 3
+    again = api["north"].post(
+        "/api/v1/notifications",
+        json=body({"users": ["n"]}),
+        headers={"Idempotency-Key": "org-scoped-key"},
+    )
+    assert (again.status_code, again.json()["id"]) == (202, ids["north"])
+    assert again.headers["Idempotent-Replayed"] == "true"
+    other = api["south"].post(
+        "/api/v1/notifications",
+        json=body({"users": ["b"]}),
+        headers={"Idempotency-Key": "org-scoped-key"},
+    )
+    assert (other.status_code, other.json()["code"]) == (422, "idempotency_key_reused")
 
 
 # -- HTTP: targeting permissions ------------------------------------------------------------

@@ -30,6 +30,16 @@ def test_role_and_group_members_follow_updates() -> None:
     assert not d.has_group("acme", "legal")
 
 
+def test_a_role_without_a_member_in_the_organization_is_unknown_to_it() -> None:
+    d = Directory()
+    d.put(user("acme", "u-1", roles=["editor"], groups=["legal"], orgs=["north"]))
+    assert d.has_role("acme", "editor", "north")
+    assert d.has_group("acme", "legal", "north")
+    assert not d.has_role("acme", "editor", "south")
+    assert not d.has_group("acme", "legal", "south")
+    assert d.has_role("acme", "editor")  # a tenant-wide client sees every role
+
+
 def test_delete_removes_the_user_and_its_memberships() -> None:
     d = Directory()
     d.put(user("acme", "u-1", roles=["editor"]))

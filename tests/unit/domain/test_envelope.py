@@ -122,6 +122,23 @@ def test_a_user_of_no_organization_is_reached_by_tenant_wide_callers_only() -> N
         validate_as("north", "x")
 
 
+def test_a_role_or_group_without_members_in_the_callers_organization_is_unknown_to_it() -> None:
+    d = Directory()
+    d.put(User.from_record({"tenant": "acme", "id": "s", "orgs": ["south"], "roles": ["staff"]}))
+    d.put(User.from_record({"tenant": "acme", "id": "x", "groups": ["hr"]}))
+
+    def check(org: str | None, recipients: dict[str, list[str]]) -> Any:
+        request = parse_request(body(recipients=recipients))
+        return validate_request(request, "acme", SCHEMAS, LimitSettings(), d, org)
+
+    check("south", {"roles": ["staff"]})
+    check(None, {"roles": ["staff"], "groups": ["hr"]})
+    for scope, name in (("roles", "staff"), ("groups", "hr"), ("roles", "nobody")):
+        with pytest.raises(InvalidRecipients) as refused:
+            check("north", {scope: [name]})
+        assert refused.value.errors[0].message == f"unknown {scope[:-1]}"
+
+
 def test_the_envelope_carries_the_callers_organization() -> None:
     validated = validate_as("north", "n")
     env = build_envelope(validated, tenant="acme", client_id="c", idempotency_key=None, org="north")
@@ -147,6 +164,14 @@ def test_the_same_tenant_and_key_give_the_same_event_id() -> None:
     assert event_id_for("acme", None) != event_id_for("acme", None)
 
 
+def test_an_organizations_key_names_another_event_than_the_tenants() -> None:
+    ids = {event_id_for("acme", "k"), event_id_for("acme", "k", "north")}
+    ids.add(event_id_for("acme", "k", "south"))
+    assert len(ids) == 3
+    assert event_id_for("acme", "k", None) == event_id_for("acme", "k")  # unchanged ids
+    assert event_id_for("acme", "k", "north") == event_id_for("acme", "k", "north")
+
+
 def test_the_fingerprint_ignores_key_order_but_not_content() -> None:
     a = parse_request(
         {
@@ -169,3 +194,8 @@ def test_the_envelope_takes_tenant_and_source_from_the_credential() -> None:
     assert env["tenant"] == "acme"
     assert env["source"] == {"client_id": "c1", "reference": "cms-42"}
     assert env["event_id"] == event_id_for("acme", "k")
+    north = build_envelope(
+        validate(body()), tenant="acme", client_id="c1", idempotency_key="k", org="north"
+    )
+    assert north["event_id"] == event_id_for("acme", "k", "north")
+    assert north["idempotency_key"] == "k"  # the key as the client sent it

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tidings.domain.idempotency import check_key, parse_header
+from tidings.domain.idempotency import check_key, parse_header, scoped_key
 from tidings.errors import InvalidIdempotencyKey
 
 
@@ -33,3 +33,11 @@ def test_malformed_keys_are_400(raw: str) -> None:
 def test_the_library_refuses_what_the_header_refuses(key: str) -> None:
     with pytest.raises(InvalidIdempotencyKey):
         check_key(key)
+
+
+def test_an_organizations_keys_are_its_own() -> None:
+    assert scoped_key("k", None) == "k"  # tenant-wide clients: the key as it is
+    assert len({scoped_key("k", None), scoped_key("k", "north"), scoped_key("k", "south")}) == 3
+    # the key that would spell south's "k" in the tenant's scope is refused at the door
+    with pytest.raises(InvalidIdempotencyKey):
+        check_key("south\nk")

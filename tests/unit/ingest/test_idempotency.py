@@ -68,6 +68,23 @@ def test_keys_are_scoped_to_the_tenant() -> None:
         assert events.first("globex", "k") is None
 
 
+def test_an_organizations_keys_are_its_own() -> None:
+    with recent_events(window_ms=60_000) as events:
+        events.add(appended("e-north", "f1"), "k", org="north")
+        north = events.first("acme", "k", "north")
+        assert north is not None
+        assert north.event_id == "e-north"
+        assert events.first("acme", "k", "south") is None
+        assert events.first("acme", "k") is None  # nor the tenant-wide clients'
+        events.add(appended("e-tenant", "f2", offset=2), "k")
+        tenant = events.first("acme", "k")
+        assert tenant is not None
+        assert tenant.event_id == "e-tenant"
+        north = events.first("acme", "k", "north")
+        assert north is not None
+        assert north.event_id == "e-north"
+
+
 def test_a_key_older_than_the_window_is_no_longer_first_and_is_purged() -> None:
     with recent_events(window_ms=1_000) as events:
         events.add(appended(age_ms=5_000), "k")

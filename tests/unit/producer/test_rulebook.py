@@ -15,7 +15,7 @@ from tests.support.recent import recent_events
 from tidings.contracts.codec import Codec
 from tidings.domain.clients import SCOPE_READ, SCOPE_WRITE, ApiClient, ClientRegistry
 from tidings.domain.directory import Directory, DirectoryLine, User
-from tidings.domain.envelope import parse_request, request_fingerprint
+from tidings.domain.envelope import event_id_for, parse_request, request_fingerprint
 from tidings.domain.payload_schemas import PayloadSchemas, bundled_payload_schemas
 from tidings.domain.signing import Signer, generate_private_key
 from tidings.domain.targets import parse_targets
@@ -38,7 +38,9 @@ CLIENT = ApiClient("c-direct", "acme", "h", (SCOPE_WRITE,), public_key=PUBLIC)
 
 def directory() -> Directory:
     found = Directory()
-    found.put(User.from_line(DirectoryLine(tenant="acme", id="u-1", roles=["editor"])))
+    found.put(
+        User.from_line(DirectoryLine(tenant="acme", id="u-1", roles=["editor"], orgs=["north"]))
+    )
     return found
 
 
@@ -104,12 +106,12 @@ def test_an_unknown_user_is_422_invalid_recipients_not_skipped_later() -> None:
 
 
 @contextmanager
-def first_use(body: dict[str, Any], key: str) -> Iterator[RecentEvents]:
+def first_use(body: dict[str, Any], key: str, org: str | None = None) -> Iterator[RecentEvents]:
     with recent_events(60_000) as recent:
         fingerprint = request_fingerprint(parse_request(body))
         now = int(time.time() * 1000)
         appended = Appended("e", "acme", "content.approved", 2, fingerprint, now, "c", None, 0, 0)
-        recent.add(appended, key)
+        recent.add(appended, key, org)
         yield recent
 
 
@@ -130,3 +132,18 @@ def test_a_key_this_producer_used_for_another_body_is_422_before_the_log_shows_i
     other = {**BODY, "payload": {"content_id": "other"}}
     assert refused(p, other, "k-2") == (422, "idempotency_key_reused")
     p.encode(BODY, "k-2")  # the same request again is still a retry
+
+
+def test_a_key_another_organization_used_is_free_for_this_one() -> None:
+    north = replace(CLIENT, org="north")
+    other = {**BODY, "payload": {"content_id": "other"}}
+    with first_use(other, "k-1", org="south") as recent:
+        event = preparer(north, recent=recent).encode(BODY, "k-1")
+    assert event.event_id == event_id_for("acme", "k-1", "north")
+    with first_use(other, "k-1") as recent:  # a tenant-wide client's key: not north's either
+        preparer(north, recent=recent).encode(BODY, "k-1")
+    with first_use(other, "k-1", org="north") as recent:
+        assert refused(preparer(north, recent=recent), BODY, "k-1") == (
+            422,
+            "idempotency_key_reused",
+        )

@@ -80,6 +80,7 @@ users = st.fixed_dictionaries(
             st.sampled_from(["email", "sms", "in_app"]), st.just("addr"), max_size=3
         ),
         "muted": st.lists(st.sampled_from(["email", "sms"]), unique=True),
+        "orgs": st.lists(st.sampled_from(["north", "south"]), unique=True),
     }
 )
 operations = st.lists(
@@ -157,10 +158,14 @@ def test_lookups_and_scopes_answer_as_the_in_memory_directory(
             ]
             for role in ("admin", "editor", "viewer", "nobody"):
                 assert stored.role_members(tenant, role) == memory.role_members(tenant, role)
-                assert stored.has_role(tenant, role) == memory.has_role(tenant, role)
+                for org in (None, "north", "south"):
+                    found = stored.has_role(tenant, role, org)
+                    assert found == memory.has_role(tenant, role, org), (role, org)
             for group in ("legal", "ops", "nobody"):
                 assert stored.group_members(tenant, group) == memory.group_members(tenant, group)
-                assert stored.has_group(tenant, group) == memory.has_group(tenant, group)
+                for org in (None, "north", "south"):
+                    found = stored.has_group(tenant, group, org)
+                    assert found == memory.has_group(tenant, group, org), (group, org)
             assert stored.count(tenant) == memory.count(tenant)
             assert sorted(u.id for u in stored.users(tenant)) == sorted(
                 u.id for u in memory.users(tenant)
@@ -202,6 +207,23 @@ def test_organisations_are_indexed_when_a_record_carries_them() -> None:
     assert index_key("org", "acme", "north", member="u1") in index_entries(record)
     assert not any(b"i/org/" in key for key in index_entries({**record, "orgs": []}))
     assert not any(b"i/org/" in key for key in index_entries({"tenant": "acme", "id": "u1"}))
+
+
+def test_a_role_exists_for_an_organization_only_while_one_of_its_members_is_in_it() -> None:
+    memory = Directory()
+    with store_directory() as (stored, stores):
+        log = Log(memory, stores)
+        log.put({"tenant": "acme", "id": "u1", "orgs": ["north"], "roles": ["staff"]})
+        log.put({"tenant": "acme", "id": "u2", "orgs": [], "groups": ["hr"]})
+        assert stored.has_role("acme", "staff", "north")
+        assert not stored.has_role("acme", "staff", "south")  # as unknown as "nobody"
+        assert stored.has_group("acme", "hr")
+        assert not stored.has_group("acme", "hr", "north")
+        log.put({"tenant": "acme", "id": "u1", "orgs": ["south"], "roles": ["staff"]})
+        assert not stored.has_role("acme", "staff", "north")
+        assert stored.has_role("acme", "staff", "south")
+        log.delete("acme", "u1")
+        assert not stored.has_role("acme", "staff", "south")
 
 
 def test_a_cached_user_is_replaced_when_the_view_applies_a_newer_record() -> None:

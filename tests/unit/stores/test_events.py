@@ -59,7 +59,7 @@ def test_what_a_store_holds_survives_a_restart_with_its_checkpoint(tmp_path: Pat
 
 def test_a_record_whose_origin_does_not_verify_is_not_indexed(tmp_path: Path) -> None:
     codec = Codec()
-    events = RecentEvents(60_000, codec, verify=lambda *_: False)
+    events = RecentEvents(60_000, codec, verify=lambda *_: None)
     stores = ChangelogStores(tmp_path, "events", EVENTS, events.table)
     partition = tenant_partition("acme", EVENTS.partitions)
     stores.open([partition], {})
