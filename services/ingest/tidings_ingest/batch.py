@@ -19,7 +19,7 @@ import orjson
 
 from tidings.contracts.topics import event_key
 from tidings.domain.clients import ApiClient
-from tidings.domain.idempotency import check_key, scoped_key
+from tidings.domain.idempotency import check_key
 from tidings.errors import (
     FieldError,
     Forbidden,
@@ -110,9 +110,8 @@ class Batches:
         try:
             for key in keys:
                 if key is not None:
-                    scoped = scoped_key(key, client.org)  # an organization's keys are its own
-                    rt.keys_in_flight.begin(tenant, scoped)  # 409 for a concurrent create
-                    begun.append(scoped)
+                    rt.keys_in_flight.begin(tenant, key, client.org)  # 409 if concurrent
+                    begun.append(key)
             items = self._check(client, raw_items, keys)
             fresh = [item for item in items if item.record is not None]
             if fresh:
@@ -129,7 +128,7 @@ class Batches:
             return [item.entry() for item in items]
         finally:
             for key in begun:
-                rt.keys_in_flight.finish(tenant, key)
+                rt.keys_in_flight.finish(tenant, key, client.org)
 
     def _keys(self, raw_items: list[Any]) -> list[str | None]:
         """Each item's Idempotency-Key; a malformed or repeated one fails the batch first."""

@@ -14,27 +14,29 @@ from __future__ import annotations
 
 import threading
 
-from tidings.domain.idempotency import require_same_request
+from tidings.domain.idempotency import require_same_request, scoped_key
 from tidings.errors import IdempotencyKeyInFlight
 from tidings.stores.events import Appended
 
 
 class KeysInFlight:
-    """(tenant, scoped key) pairs whose request is being worked on in this process."""
+    """Keys (of a tenant, or of one of its organizations) whose request is being worked on in
+    this process."""
 
     def __init__(self) -> None:
         self._keys: set[tuple[str, str]] = set()
         self._lock = threading.Lock()
 
-    def begin(self, tenant: str, key: str) -> None:
+    def begin(self, tenant: str, key: str, org: str | None = None) -> None:
+        held = (tenant, scoped_key(key, org))
         with self._lock:
-            if (tenant, key) in self._keys:
+            if held in self._keys:
                 raise IdempotencyKeyInFlight("a request with this Idempotency-Key is in progress")
-            self._keys.add((tenant, key))
+            self._keys.add(held)
 
-    def finish(self, tenant: str, key: str) -> None:
+    def finish(self, tenant: str, key: str, org: str | None = None) -> None:
         with self._lock:
-            self._keys.discard((tenant, key))
+            self._keys.discard((tenant, scoped_key(key, org)))
 
     def __len__(self) -> int:
         return len(self._keys)

@@ -21,7 +21,6 @@ from tidings.contracts.partitioning import tenant_partition
 from tidings.contracts.state import public_view
 from tidings.contracts.topics import event_key
 from tidings.domain.clients import ApiClient
-from tidings.domain.idempotency import scoped_key
 from tidings.errors import (
     FieldError,
     IdempotencyKeyExpired,
@@ -78,8 +77,7 @@ class Notifications:
         tenant, rt = client.tenant, self._rt
         if key is None:
             return await self._append(client, request, None, fingerprint)
-        scoped = scoped_key(key, client.org)  # an organization's keys are its own
-        rt.keys_in_flight.begin(tenant, scoped)
+        rt.keys_in_flight.begin(tenant, key, client.org)  # an organization's keys are its own
         try:
             first = rt.events.first(tenant, key, client.org)
             if first is not None:
@@ -92,7 +90,7 @@ class Notifications:
                 )
             return await self._append(client, request, key, fingerprint)
         finally:
-            rt.keys_in_flight.finish(tenant, scoped)
+            rt.keys_in_flight.finish(tenant, key, client.org)
 
     async def _append(
         self, client: ApiClient, request: Any, key: str | None, fingerprint: str

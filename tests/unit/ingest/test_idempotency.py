@@ -44,6 +44,17 @@ def test_keys_in_flight_are_scoped_to_the_tenant() -> None:
     keys.begin("globex", "k")
 
 
+def test_keys_in_flight_are_scoped_to_the_organization() -> None:
+    keys = KeysInFlight()
+    keys.begin("acme", "k", "north")
+    keys.begin("acme", "k", "south")
+    keys.begin("acme", "k")
+    with pytest.raises(IdempotencyKeyInFlight):
+        keys.begin("acme", "k", "north")
+    keys.finish("acme", "k", "north")
+    keys.begin("acme", "k", "north")
+
+
 def test_the_same_request_replays_the_first_event() -> None:
     assert replay_of(appended(fingerprint="f1"), "f1").event_id == "e-1"
 
