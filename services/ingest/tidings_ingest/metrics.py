@@ -43,6 +43,13 @@ class Metrics:
         self.ready = Gauge(
             "tidings_ingest_ready", "1 when the service is ready.", registry=self.registry
         )
+        # Read at scrape time from the runtime's counter (Runtime sets the function), so
+        # the request path pays nothing for it.
+        self.in_flight = Gauge(
+            "tidings_ingest_in_flight_requests",
+            "Create and batch requests being worked on (admission sheds at the bound).",
+            registry=self.registry,
+        )
         self._accepted: dict[str, Any] = {}
 
     def accepted_by(self, tenant: str) -> Any:

@@ -86,6 +86,7 @@ class Runtime:
         # SSE streams: one consumer of the state topic for all of them (statefeed.py).
         self.state_feed = StateFeed(settings, self.codec, settings.ingest.stream_buffer)
         self.in_flight = 0  # create requests being worked on (event loop only)
+        self.metrics.in_flight.set_function(lambda: self.in_flight)
         self._identity_ready = threading.Event()
         self._stop = threading.Event()
         self._boot = threading.Thread(target=self._bootstrap, name="bootstrap", daemon=True)

@@ -43,6 +43,15 @@ def test_openapi_document_lists_the_api(ingest: IngestProcess) -> None:
     assert set(doc["paths"]) >= {"/api/v1/notifications", "/api/v1/notifications/{event_id}"}
 
 
+def _in_flight(proc: IngestProcess) -> float:
+    metrics = httpx.get(f"{proc.url}/metrics").text
+    return next(
+        float(line.split()[1])
+        for line in metrics.splitlines()
+        if line.startswith("tidings_ingest_in_flight_requests ")
+    )
+
+
 def test_sigterm_finishes_in_flight_requests_and_exits_cleanly(
     seeded: Settings, tmp_path_factory: pytest.TempPathFactory, ingest: IngestProcess
 ) -> None:
@@ -51,6 +60,7 @@ def test_sigterm_finishes_in_flight_requests_and_exits_cleanly(
         tmp_path_factory.mktemp("shutdown"),
         TIDINGS_INGEST__INSTANCE_ID="ingest-s",
         TIDINGS_KAFKA__LINGER_MS="800",  # requests sit in the producer at SIGTERM
+        TIDINGS_TEST_HOOKS__ANSWER_DELAY_MS="1500",  # and stay in flight after their ack
     ).start()
     client = new_client(proc)
     answers: list[httpx.Response] = []
@@ -62,7 +72,12 @@ def test_sigterm_finishes_in_flight_requests_and_exits_cleanly(
     threads = [threading.Thread(target=post) for _ in range(5)]
     for t in threads:
         t.start()
-    time.sleep(0.3)
+    # SIGTERM only once the server holds all five: a request that has not reached it by then
+    # is refused, which says nothing about shutdown (a slow machine lost two that way).
+    deadline = time.monotonic() + 10
+    while _in_flight(proc) < 5:
+        assert time.monotonic() < deadline, "the five requests never were in flight together"
+        time.sleep(0.02)
     # uvicorn re-raises the captured SIGTERM after its graceful shutdown completed.
     assert proc.stop(signal.SIGTERM) in (0, -signal.SIGTERM)
     assert "ingest_stopped" in proc.log_path.read_text()
