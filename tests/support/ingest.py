@@ -97,6 +97,16 @@ class IngestProcess:
         self.env.update(env)
         return self.start()
 
+    def in_flight(self) -> float:
+        """Create and batch requests the server holds now (``tidings_ingest_in_flight_requests``):
+        what a test polls instead of sleeping until its requests have reached the server."""
+        metrics = httpx.get(f"{self.url}/metrics", timeout=10).text
+        return next(
+            float(line.split()[1])
+            for line in metrics.splitlines()
+            if line.startswith("tidings_ingest_in_flight_requests ")
+        )
+
     def client(self, secret: str | None = None) -> httpx.Client:
         headers = {"Authorization": f"Bearer {secret}"} if secret else {}
         return httpx.Client(base_url=self.url, headers=headers, timeout=30)

@@ -109,8 +109,11 @@ def test_resolver_metrics_report_only_owned_partitions(
 ) -> None:
     if not resolver.healthy():
         resolver.start().wait_healthy()
-    time.sleep(2)  # lag and age are reported every second
-    text = resolver.metrics()
+    # Lag and age are reported every second, once the positions of the partitions are known.
+    deadline = time.monotonic() + 60
+    while not metric(text := resolver.metrics(), "tidings_consumer_lag"):
+        assert time.monotonic() < deadline, resolver.tail()
+        time.sleep(0.2)
     assert metric(text, "tidings_consumer_assigned_partitions") == [
         'tidings_consumer_assigned_partitions{service="resolver"} 8.0'
     ]
@@ -144,10 +147,16 @@ def test_a_group_whose_input_ends_in_a_transaction_marker_shows_no_lag(
         assert (report["lag"], report["oldest_age_s"]) == (0, 0.0), report["partitions"]
         # the premise: the group's committed offset stops short of the end (the marker)
         assert any(p["end"] == (p["committed"] or 0) + 1 for p in report["partitions"])
-        time.sleep(1.5)  # the service's own gauges agree (reported every second)
-        text = fanout.metrics()
-        gauges = metric(text, "tidings_consumer_lag")
-        gauges += metric(text, "tidings_oldest_unprocessed_age_seconds")
+        # The service's own gauges agree (reported every second, so polled for).
+        deadline = time.monotonic() + 30
+        while True:
+            text = fanout.metrics()
+            gauges = metric(text, "tidings_consumer_lag")
+            gauges += metric(text, "tidings_oldest_unprocessed_age_seconds")
+            settled = bool(gauges) and all(line.endswith(" 0.0") for line in gauges)
+            if settled or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
         assert gauges, text
         assert all(line.endswith(" 0.0") for line in gauges), gauges
     finally:
@@ -163,7 +172,9 @@ def test_after_a_rebalance_no_partition_is_reported_by_two_instances(
 ) -> None:
     if not resolver.healthy():
         resolver.start().wait_healthy()
-    time.sleep(1.5)
+    deadline = time.monotonic() + 60  # gauges are reported every second: polled for
+    while not lag_series(resolver) and time.monotonic() < deadline:
+        time.sleep(0.2)
     assert lag_series(resolver)  # the first instance reported every partition it owned
     second = Service("resolver", settings, resolver.log_path.parent, instance="1").start()
     try:

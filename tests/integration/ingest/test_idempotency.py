@@ -49,14 +49,19 @@ def test_same_key_with_another_body_is_422(http: httpx.Client) -> None:
     assert (r.status_code, r.json()["code"]) == (422, "idempotency_key_reused")
 
 
-def test_concurrent_duplicate_is_409(http: httpx.Client) -> None:
+def test_concurrent_duplicate_is_409(http: httpx.Client, ingest: IngestProcess) -> None:
     headers = key()
     first: list[httpx.Response] = []
     thread = threading.Thread(
         target=lambda: first.append(http.post(URL, json=EXAMPLE, headers=headers))
     )
     thread.start()
-    time.sleep(0.2)
+    # The duplicate only once the server holds the first (its key taken, its record lingering
+    # 600 ms): a fixed pause lets a slow machine send the duplicate before the first arrived.
+    deadline = time.monotonic() + 10
+    while ingest.in_flight() < 1:
+        assert time.monotonic() < deadline, "the first request never was in flight"
+        time.sleep(0.01)
     r = http.post(URL, json=EXAMPLE, headers=headers)
     thread.join()
     assert (r.status_code, r.json()["code"]) == (409, "idempotency_key_in_flight")

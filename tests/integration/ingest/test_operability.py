@@ -43,15 +43,6 @@ def test_openapi_document_lists_the_api(ingest: IngestProcess) -> None:
     assert set(doc["paths"]) >= {"/api/v1/notifications", "/api/v1/notifications/{event_id}"}
 
 
-def _in_flight(proc: IngestProcess) -> float:
-    metrics = httpx.get(f"{proc.url}/metrics").text
-    return next(
-        float(line.split()[1])
-        for line in metrics.splitlines()
-        if line.startswith("tidings_ingest_in_flight_requests ")
-    )
-
-
 def test_sigterm_finishes_in_flight_requests_and_exits_cleanly(
     seeded: Settings, tmp_path_factory: pytest.TempPathFactory, ingest: IngestProcess
 ) -> None:
@@ -75,7 +66,7 @@ def test_sigterm_finishes_in_flight_requests_and_exits_cleanly(
     # SIGTERM only once the server holds all five: a request that has not reached it by then
     # is refused, which says nothing about shutdown (a slow machine lost two that way).
     deadline = time.monotonic() + 10
-    while _in_flight(proc) < 5:
+    while proc.in_flight() < 5:
         assert time.monotonic() < deadline, "the five requests never were in flight together"
         time.sleep(0.02)
     # uvicorn re-raises the captured SIGTERM after its graceful shutdown completed.

@@ -237,7 +237,11 @@ def test_another_tenants_stream_sees_nothing_of_these_events(
     try:
         ids = post(http, 1)
         until_dispatched(http, ids[0])
-        time.sleep(1.5)  # a heartbeat passes too
+        time.sleep(1.5)  # room for a stray change to arrive, were one sent
+        # and a heartbeat passes too (1 s of quiet on the stream): waited for, not assumed
+        deadline = time.monotonic() + 30
+        while ": heartbeat" not in stream.comments and time.monotonic() < deadline:
+            time.sleep(0.1)
         seen = []
         while not stream.events.empty():
             seen.append(stream.events.get_nowait().data["id"])
