@@ -6,10 +6,13 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from tidings.stores.metrics import register_store_metrics
+
 
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
+        register_store_metrics(self.registry)
         self.requests = Counter(
             "tidings_ingest_requests_total",
             "HTTP requests by route and status.",

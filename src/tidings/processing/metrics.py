@@ -14,6 +14,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import generate_latest
 
+from tidings.stores.metrics import register_store_metrics
+
 
 class ServiceMetrics:
     """consumed, produced, state transitions, lag, aborts, retries, dead letters, latency."""
@@ -21,6 +23,7 @@ class ServiceMetrics:
     def __init__(self, service: str) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
+        register_store_metrics(r)
         self.consumed = Counter(
             "tidings_consumed", "records consumed", ["service", "topic"], registry=r
         )

@@ -189,6 +189,13 @@ class StoreConfig:
         opts.set_block_based_table_factory(table)
         return opts
 
+    def evict_unpinned(self) -> None:
+        """Empty the block cache of every block no reader holds (pinned blocks and the
+        memtables' reservations stay): what a restore loaded is no guide to what serving
+        will read."""
+        self.cache.set_capacity(0)
+        self.cache.set_capacity(self.block_cache_bytes)
+
     def write_options(self) -> WriteOptions:
         opts = WriteOptions()
         opts.sync = self.sync_writes

@@ -282,3 +282,21 @@ def test_without_a_topic_id_a_store_relies_on_its_offsets(tmp_path: Path) -> Non
     again = stores(tmp_path)
     assert again.open([0], {0: (0, 9)}, "topic-B") == {0: 2}
     again.close_all()
+
+
+def test_settling_after_a_restore_flushes_the_memtables_and_leaves_no_unpinned_blocks(
+    opened: ChangelogStores,
+) -> None:
+    opened.apply([change(i, Stage.ACCEPTED, f"e{i}") for i in range(20_000)])
+    store = opened.get(0)
+    assert store is not None
+    store.flush()
+    opened.apply([change(20_000 + i, Stage.ACCEPTED, f"f{i}") for i in range(5_000)])
+    for i in range(0, 20_000, 7):  # reads of table files: they fill the block cache
+        store.get(record_key(state_key("acme", f"e{i}")))
+    cache = opened.config.cache
+    assert cache.get_usage() > cache.get_pinned_usage()
+    opened.settle()
+    assert cache.get_usage() == cache.get_pinned_usage()
+    assert cache.get_pinned_usage() < 1 << 20  # the memtables were written out
+    assert stage_of(opened, "f4999") == "accepted"  # read back from the table files
