@@ -29,10 +29,12 @@ CONCURRENCIES = (16, 64, 256)
 COMPARE_AT = 64  # the concurrency of the naive and the 2-worker comparisons
 
 
-def start_ingest(env: Env, workers: int = 1, **extra: str) -> tuple[subprocess.Popen[bytes], str]:
-    """Ingest on a free port; with ``workers`` > 1 each worker claims an instance id. No
-    resolver drains what B3 appends: the backlog bound (503 ``backlog_exceeded``) is off
-    unless the scenario sets it."""
+def start_ingest(
+    env: Env, workers: int = 1, timeout_s: float = 120, **extra: str
+) -> tuple[subprocess.Popen[bytes], str]:
+    """Ingest on a free port, ready within ``timeout_s``; with ``workers`` > 1 each worker
+    claims an instance id. No resolver drains what B3 appends: the backlog bound (503
+    ``backlog_exceeded``) is off unless the scenario sets it."""
     port = free_port()
     variables = {
         "TIDINGS_INGEST__BACKLOG_BOUND_S": "0",
@@ -43,7 +45,7 @@ def start_ingest(env: Env, workers: int = 1, **extra: str) -> tuple[subprocess.P
     }
     proc = env.spawn("tidings_ingest", [str(BIN / "tidings-ingest")], env.service_env(**variables))
     base = f"http://127.0.0.1:{port}"
-    wait_http(base + "/readyz", proc)
+    wait_http(base + "/readyz", proc, timeout_s)
     if workers > 1:  # /readyz reaches one worker at a time: ask until many answer ready
         ready, deadline = 0, time.monotonic() + 120
         while ready < 10 * workers and time.monotonic() < deadline:

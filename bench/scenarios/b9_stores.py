@@ -241,7 +241,8 @@ def _start_pair(
     """Ingest and resolver; seconds from the first start to the last ready."""
     started = time.monotonic()
     resolver, _ = start_processor(env, "resolver", **extra)
-    ingest, _ = start_ingest(env, **extra)
+    # A first start over 2,000,000 events' states builds the ingest's stores: minutes.
+    ingest, _ = start_ingest(env, timeout_s=1200, **extra)
     return {"tidings_ingest": ingest, "resolver": resolver}, time.monotonic() - started
 
 
@@ -285,7 +286,7 @@ def history(env: Env) -> list[Result]:
     resolver, _ = start_processor(env, "resolver", **extra)
     restart["resolver"] = time.monotonic() - started
     started = time.monotonic()
-    ingest, _ = start_ingest(env, **extra)
+    ingest, _ = start_ingest(env, timeout_s=1200, **extra)
     restart["tidings_ingest"] = time.monotonic() - started
     procs = {"tidings_ingest": ingest, "resolver": resolver}
     again = _steady_rss(procs, settle)
