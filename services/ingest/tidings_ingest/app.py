@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -13,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from tidings.domain.ids import random_hex
 from tidings.logs import get_logger
 from tidings.settings import Settings
 from tidings_ingest import directory_routes as directory
@@ -30,11 +30,11 @@ log = get_logger(__name__)
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     status = exc.status_code if isinstance(exc, HTTPException) else 500
-    return route_problem(status, uuid.uuid4().hex)
+    return route_problem(status, random_hex())
 
 
 async def _server_error(request: Request, exc: Exception) -> Response:
-    request_id = uuid.uuid4().hex
+    request_id = random_hex()
     log.error("unhandled_error", request_id=request_id, error=repr(exc))
     return internal_error(request_id)
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 
 import orjson
@@ -17,6 +16,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from tidings import tracing
 from tidings.domain.clients import SCOPE_READ, SCOPE_WRITE, ApiClient
 from tidings.domain.idempotency import parse_header
+from tidings.domain.ids import random_hex
 from tidings.errors import InvalidIdempotencyKey, RateLimited, TidingsError, Unavailable
 from tidings.logs import get_logger
 from tidings_ingest.batch import batch_body, batch_items
@@ -40,7 +40,7 @@ def _bearer(request: Request) -> str | None:
 
 async def _api(request: Request, route: str, scope: str, inner: Inner) -> Response:
     rt: Runtime = request.app.state.runtime
-    request_id = uuid.uuid4().hex
+    request_id = random_hex()
     started = time.perf_counter()
     headers: dict[str, str] = {}
     try:
@@ -121,7 +121,7 @@ def _shed(rt: Runtime) -> Response | None:
         return None
     rt.metrics.rejected.labels("unavailable").inc()
     exc = Unavailable("too many requests in flight, retry later")
-    return problem_response(exc, uuid.uuid4().hex, retry_after_s=ingest.retry_after_s)
+    return problem_response(exc, random_hex(), retry_after_s=ingest.retry_after_s)
 
 
 async def create_notification(request: Request) -> Response:
