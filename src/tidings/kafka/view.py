@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Protocol
 
 from confluent_kafka import Message
@@ -43,11 +43,14 @@ class CompactedView:
         apply_record: Callable[[RawRecord], None] | None = None,
         window_ms: int | None = None,
         prefetch_kbytes: int | None = None,
+        partitions: Collection[int] | None = None,
     ) -> None:
         """``apply_record`` (instead of ``apply``) receives whole records, headers and
         timestamp included. ``window_ms`` reads only what was appended within that window
-        before the start (a view of recent records of a log that is kept forever)."""
+        before the start (a view of recent records of a log that is kept forever).
+        ``partitions``: only these (default: every partition of the topic)."""
         self.topic = topic
+        self._only = None if partitions is None else sorted(set(partitions))
         self.name = name or topic
         self._apply = apply
         self._apply_record = apply_record
@@ -102,7 +105,7 @@ class CompactedView:
         return True
 
     def high_watermarks(self) -> dict[int, int]:
-        """Where every partition of the topic ends now (a read-your-writes target).
+        """Where every partition of the view ends now (a read-your-writes target).
 
         Asks the broker through a consumer of its own: the view's consumer is busy on the
         view's thread, and librdkafka serialises calls on one handle behind ``consume``."""
@@ -112,7 +115,7 @@ class CompactedView:
                     self._settings, f"view-{self.name}-barrier", self.topic
                 )
             barrier = self._barrier
-        return barrier.high_watermarks()
+        return barrier.high_watermarks(self._only)
 
     def stop(self) -> None:
         self._stop.set()
@@ -120,7 +123,7 @@ class CompactedView:
             self._thread.join(timeout=5)
 
     def _targets(self) -> dict[int, int]:
-        return self._reader.high_watermarks()
+        return self._reader.high_watermarks(self._only)
 
     def _run(self) -> None:
         while not self._stop.is_set():

@@ -79,7 +79,7 @@ class PreparingProducer:
         codec = codec or Codec(settings.schemas_dir)
         lookup, self._registry = schema_lookup(settings, codec, schemas, ready_timeout_s)
         try:
-            self.views = LibraryViews(settings, codec, client_id, stores_dir)
+            self.views = LibraryViews(settings, codec, client_id, tenant, stores_dir)
             self.views.start(ready_timeout_s)
         except BaseException:
             self._stop_registry()

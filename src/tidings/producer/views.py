@@ -5,7 +5,7 @@
 - the directory (``store_directory``, local RocksDB stores like the ingest's): recipients are
   checked before a record is written, so an unknown user is a 422 here, not ``skipped`` later;
 - the events of the key window (``RecentEvents``): an Idempotency-Key first used for another
-  body is refused with the endpoint's 422.
+  body is refused with the endpoint's 422. Only the producer's tenant's partition is read.
 
 All three replay to their high watermarks before the producer is usable, as in the ingest.
 """
@@ -17,6 +17,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from tidings.contracts.codec import Codec
+from tidings.contracts.partitioning import tenant_partition
+from tidings.contracts.topics import Topics
 from tidings.domain.clients import ClientRegistry
 from tidings.domain.directory import Contact, DirectoryReader, User
 from tidings.domain.origin import proven_by
@@ -33,7 +35,12 @@ class LibraryViews:
     """The clients, directory and recent-events views of one producer."""
 
     def __init__(
-        self, settings: Settings, codec: Codec, client_id: str, stores_dir: Path | None = None
+        self,
+        settings: Settings,
+        codec: Codec,
+        client_id: str,
+        tenant: str,
+        stores_dir: Path | None = None,
     ) -> None:
         self.clients = ClientRegistry()
         # Without ``stores_dir`` the stores are temporary (replayed from the topic at start);
@@ -46,6 +53,9 @@ class LibraryViews:
             settings.topics.idempotency_window_ms, codec, proven_by(self.clients)
         )
         self._settings, self._stores_dir = settings, stores_dir
+        # The rulebook asks about this tenant's keys only, and a tenant's events all live in
+        # one partition: the others (every other tenant's traffic) are not read at all.
+        self._partition = tenant_partition(tenant, Topics(settings).events.partitions)
         self._service = f"producer-{client_id}"
         self._clients_view = clients_view(settings, codec, self.clients)
         self._views: list[CompactedView] = [directory_view, self._clients_view]
@@ -61,7 +71,11 @@ class LibraryViews:
                 raise Unavailable("the clients topic could not be read in time")
             # Made only now: a view holds a consumer from its construction to its end.
             events = events_view(
-                self._settings, self.recent, service=self._service, root=self._stores_dir
+                self._settings,
+                self.recent,
+                service=self._service,
+                root=self._stores_dir,
+                partitions=[self._partition],
             )
             self._views.append(events.start())
             for view in self._views:

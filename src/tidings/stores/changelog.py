@@ -32,7 +32,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
@@ -433,7 +433,7 @@ def _ignore(key: bytes | None, value: bytes | None, partition: int, offset: int)
 
 
 class StoreView(CompactedView):
-    """A ``CompactedView`` of every partition of a topic whose model lives in local stores:
+    """A ``CompactedView`` of a topic (every partition, or some) whose model lives in local stores:
     it resumes from the stores' checkpoints instead of the beginning, and is ready (and
     ``wait_for`` works) exactly as a ``CompactedView`` is."""
 
@@ -445,11 +445,13 @@ class StoreView(CompactedView):
         name: str | None = None,
         window_ms: int | None = None,
         upkeep: tuple[float, Callable[[], None]] | None = None,
+        partitions: Collection[int] | None = None,
     ) -> None:
         """``window_ms``: a store that is new or was wiped reads only what was appended
         within that window (a log whose history the view does not need, like events).
         ``upkeep``: ``(every seconds, work)`` run on the view's thread once it is ready, so
-        the work never races the records being applied (dropping what left a window)."""
+        the work never races the records being applied (dropping what left a window).
+        ``partitions``: only these have stores and are read (default: all)."""
         self._settings = settings
         super().__init__(
             settings,
@@ -458,6 +460,7 @@ class StoreView(CompactedView):
             name=name or stores.view,
             prefetch_kbytes=PREFETCH_KBYTES,
             window_ms=window_ms,
+            partitions=partitions,
         )
         self.stores = stores
         self._reported: dict[int, str] = {}

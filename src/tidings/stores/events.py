@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import astuple, dataclass
 from pathlib import Path
 from typing import Any
@@ -298,10 +298,11 @@ def events_view(
     service: str = "ingest",
     root: Path | None = None,
     has_state: HasState = lambda tenant, event_id: True,
+    partitions: Collection[int] | None = None,
 ) -> StoreView:
     """The events topic from the start of the key window into ``events``' stores under
     ``root`` (default: the stores of this ``service`` instance), expiring what leaves the
-    window."""
+    window. ``partitions``: only these (a producer of one tenant needs its partition only)."""
     stores = ChangelogStores(
         root or stores_root(settings, service),
         "events",
@@ -315,6 +316,7 @@ def events_view(
         name="events",
         window_ms=events.window_ms,
         upkeep=(min(60.0, events.window_ms / 2000), lambda: _purge(events, has_state)),
+        partitions=partitions,
     )
     events.attach(stores, view)
     return view

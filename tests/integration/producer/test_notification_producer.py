@@ -246,3 +246,20 @@ def test_the_broker_throttles_a_producer_over_its_kafka_quota(
             p.poll(0.5)
     assert all(a.acknowledged for a in acks)
     assert max(throttled, default=0) > 0
+
+
+def test_the_producer_reads_back_only_its_tenants_events_partition(
+    settings: Settings,
+    topics: Topics,
+    registry: SchemaRegistry,
+    direct_client: CreatedClient,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    # Its key window is its tenant's keys, all in one partition: the other tenants' traffic
+    # is neither read at start nor followed (a busy topic once took it past its ready timeout).
+    stores = tmp_path_factory.mktemp("producer-stores")
+    with producer(settings, direct_client, stores_dir=stores) as p:
+        p.send(BODY)
+        p.flush()
+    kept = {int(path.name) for path in (stores / "events").iterdir()}
+    assert kept == {tenant_partition("acme", topics.events.partitions)}
