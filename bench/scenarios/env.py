@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -90,6 +91,11 @@ class Env:
             client_id=client.client.client_id,
             signing_key=client.signing_key,
             schemas=PayloadSchemas(bundled_payload_schemas()),
+            # A producer starts once it has read its tenant's key window: after B3 that is
+            # hundreds of thousands of events. Stores of the run's own let each later
+            # producer resume from the last one's checkpoints, as a long-running one would.
+            stores_dir=self.log_dir / f"{self.prefix}producer-stores",
+            ready_timeout_s=600,
         )
 
     def prefill(self, events: int, recipients: int) -> None:
@@ -137,6 +143,7 @@ class Env:
     def close(self) -> None:
         for proc in list(self.procs):
             self.stop(proc)
+        shutil.rmtree(self.log_dir / f"{self.prefix}producer-stores", ignore_errors=True)
         admin = AdminClient({"bootstrap.servers": self.settings.bootstrap_servers})
         names = [n for n in admin.list_topics(timeout=10).topics if n.startswith(self.prefix)]
         if names:
