@@ -63,7 +63,8 @@ FETCH_WAIT_MS = 100
 """How long the broker may hold a fetch of a store's reader at the end of its partitions:
 ``catch_up`` asks for watermarks on the same connection, behind that fetch."""
 FLUSH_AFTER = 10_000
-"""Records an assignment must have read before its stores' memtables are flushed."""
+"""Records a restore (a view's start, an assignment) must have read before its stores are
+settled (memtables flushed, its blocks evicted from the shared cache)."""
 TOPIC_ID = b"m/topic-id"
 """Store key of the id of the topic a store was built from (keys under ``m/`` are the
 view's own metadata, beside kv's reserved ones)."""
@@ -468,6 +469,7 @@ class StoreView(CompactedView):
         self._trim = _Trim()
         self._upkeep = upkeep
         self._kept_up = time.monotonic()
+        self._settled = 0  # records read when the stores were last settled
 
     def report_damaged(self, partition: int, reason: str) -> None:
         """A reader found a damaged block: the view's thread wipes and rebuilds the store."""
@@ -553,7 +555,10 @@ class StoreView(CompactedView):
         super()._check_ready(targets, started)
         if self._ready.is_set():
             # A restore is over: what it left in memory goes, and freed heap to the system.
-            self.stores.settle()
+            # A short catch-up leaves too little to be worth evicting the process's cache.
+            if self.records - self._settled > FLUSH_AFTER:
+                self.stores.settle()
+                self._settled = self.records
             self._trim.now()
 
 
