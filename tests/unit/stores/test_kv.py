@@ -373,6 +373,23 @@ def test_a_damaged_data_block_is_reported_by_the_read_that_touches_it(tmp_path: 
             list(s.iter_prefix(record_key(b"k")))
 
 
+def test_a_damaged_block_inside_an_index_scan_is_reported_not_a_shorter_audience(
+    tmp_path: Path,
+) -> None:
+    with open_store(tmp_path) as s:
+        batch = Batch()
+        for i in range(2000):
+            batch.put(index_key("role", "acme", "big", member=f"u{i:05d}"), value(i))
+        s.apply(batch, offset=1)
+        s.flush()
+        path = s.path
+        assert len(s.member_values("role", "acme", "big")) == 2000
+    damage_the_block_of_record_1500(path)
+
+    with open_store(tmp_path) as s, pytest.raises(StoreCorrupt):
+        s.member_values("role", "acme", "big")
+
+
 def test_a_damaged_data_block_is_reported_at_open_when_asked_to_verify(tmp_path: Path) -> None:
     damage_the_block_of_record_1500(written_table_files(tmp_path))
 
