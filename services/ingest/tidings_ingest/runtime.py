@@ -134,7 +134,10 @@ class Runtime:
 
     @property
     def ready(self) -> bool:
-        return not self.pending()
+        """``pending()`` is empty (asked by every request: no list built)."""
+        if not (self._identity_ready.is_set() and self.registry.ready):
+            return False
+        return all(view.ready for view in self.views)
 
     def wait_ready(self, timeout_s: float) -> bool:
         deadline = time.monotonic() + timeout_s
