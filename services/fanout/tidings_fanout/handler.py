@@ -67,7 +67,7 @@ class FanoutHandler(StatefulHandler):
             out.produce(
                 spec.name,
                 user_key(tenant, request["user_id"]),
-                self._codec.encode("delivery", request),
+                self._codec.encode("delivery", request, validate=False),  # from a decoded chunk
                 headers,
             )
             counts[request["channel"]] += 1

@@ -134,6 +134,7 @@ def write_resolution(
                 "replay_id": event.get("replay_id"),
                 "final": final,
             },
+            validate=False,  # built from the decoded event and the directory's contacts
         )
         out.produce(
             writes.topics.resolved.name,
