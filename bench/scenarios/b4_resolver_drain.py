@@ -7,7 +7,7 @@ from __future__ import annotations
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from bench.harness import ProcessSampler, Result, rate
-from bench.scenarios.drain import skip_to_end, wait_drained
+from bench.scenarios.drain import DrainWatch, skip_to_end, wait_drained
 from bench.scenarios.env import Env
 from bench.scenarios.services import start_bare_loop, start_processor
 from tidings.contracts.topics import Topics
@@ -34,9 +34,10 @@ def run(env: Env) -> list[Result]:
     env.prefill(n, 1)
     timeout = env.seconds(300, 90)
     results = []
+    watch = DrainWatch(settings, bare_group, events)
     bare = start_bare_loop(env, events[0], _sink(env), bare_group)
     with ProcessSampler({"bare_eos_loop": bare.pid}) as s:
-        drain = wait_drained(settings, bare_group, events, timeout)
+        drain = wait_drained(settings, bare_group, events, timeout, watch=watch)
     env.stop(bare)
     extra = {"events": n, "commit_interval_ms": env.commit_interval_ms, "drained": drain.drained}
     results.append(
@@ -44,9 +45,10 @@ def run(env: Env) -> list[Result]:
             "B4", "bare EOS loop", rate(drain.offsets, drain.seconds), "events/s", extra=extra
         ).with_processes(s)
     )
+    watch = DrainWatch(settings, resolver_group, events)
     resolver, _ = start_processor(env, "resolver")
     with ProcessSampler({"resolver": resolver.pid}) as s:
-        drain = wait_drained(settings, resolver_group, events, timeout)
+        drain = wait_drained(settings, resolver_group, events, timeout, watch=watch)
     env.stop(resolver)
     results.append(
         Result(

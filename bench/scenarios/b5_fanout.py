@@ -5,7 +5,7 @@ freshly produced events into chunks first (untimed), then a fresh fan-out drains
 from __future__ import annotations
 
 from bench.harness import ProcessSampler, Result, rate
-from bench.scenarios.drain import wait_drained
+from bench.scenarios.drain import DrainWatch, wait_drained
 from bench.scenarios.env import Env
 from bench.scenarios.services import produced, start_processor
 from tidings.contracts.topics import Topics
@@ -14,11 +14,11 @@ from tidings.contracts.topics import Topics
 def _fanout(env: Env, recipients: int, events: int) -> Result:
     settings = env.settings
     resolved = [Topics(settings).resolved.name]
+    group = f"{env.prefix}fanout"
+    watch = DrainWatch(settings, group, resolved)
     proc, base = start_processor(env, "fanout")
     with ProcessSampler({"fanout": proc.pid}) as s:
-        drain = wait_drained(
-            settings, f"{env.prefix}fanout", resolved, env.seconds(300, 90), slack=1
-        )
+        drain = wait_drained(settings, group, resolved, env.seconds(300, 90), slack=1, watch=watch)
     deliveries = produced(base, f"{env.prefix}deliveries")
     env.stop(proc)
     chunks_per_s = rate(drain.offsets, drain.seconds)
