@@ -66,7 +66,6 @@ class DrainWatch:
     already, at 0 events/s."""
 
     def __init__(self, settings: Settings, group: str, topics: list[str]) -> None:
-        self.settings, self.group = settings, group
         self.targets = high_watermarks(settings, topics)
         self.tps = [TopicPartition(t, p) for (t, p) in self.targets]
         self._consumer = _consumer(settings, group)

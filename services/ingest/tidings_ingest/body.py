@@ -44,17 +44,14 @@ async def read_capped(request: Request, max_bytes: int, timeout_s: float = 10.0)
     cutoffs = CutOffs.of(asyncio.get_running_loop())
     cutoffs.watch(task, timeout_s)
     try:
-        body = await _read_capped(request, max_bytes)
+        return await _read_capped(request, max_bytes)
     except asyncio.CancelledError:
-        if cutoffs.release(task):
+        if cutoffs.release(task):  # our cancel, not the server's: taken back, answered 408
             task.uncancel()
             raise RequestTimeout(f"the body did not arrive within {timeout_s:g} s") from None
         raise
-    except BaseException:
+    finally:
         cutoffs.release(task)
-        raise
-    cutoffs.release(task)
-    return body
 
 
 class CutOffs:
@@ -129,12 +126,9 @@ async def _read_capped(request: Request, max_bytes: int) -> bytes:
         received += len(chunk)
         if received > max_bytes:
             raise PayloadTooLarge(f"the body exceeds {max_bytes} bytes")
-        if not message.get("more_body", False):
-            if not chunks:
-                return bytes(chunk)
-            chunks.append(chunk)
-            return b"".join(chunks)
         chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
 
 from tidings.contracts.codec import Codec
 from tidings.contracts.topics import Topics
@@ -123,21 +124,24 @@ class Runtime:
                 break
             self._stop.wait(0.05)
 
+    def _unready(self) -> Iterator[str]:
+        """What is not ready yet, one at a time: ``ready`` stops at the first."""
+        for view in self.views:
+            if not view.ready:
+                yield view.name
+        if not self.registry.ready:
+            yield "schemas"
+        if not self._identity_ready.is_set():
+            yield "identity"
+
     def pending(self) -> list[str]:
         """What is not ready yet (empty when ready)."""
-        waiting = [view.name for view in self.views if not view.ready]
-        if not self.registry.ready:
-            waiting.append("schemas")
-        if not self._identity_ready.is_set():
-            waiting.append("identity")
-        return waiting
+        return list(self._unready())
 
     @property
     def ready(self) -> bool:
         """``pending()`` is empty (asked by every request: no list built)."""
-        if not (self._identity_ready.is_set() and self.registry.ready):
-            return False
-        return all(view.ready for view in self.views)
+        return next(self._unready(), None) is None
 
     def wait_ready(self, timeout_s: float) -> bool:
         deadline = time.monotonic() + timeout_s
