@@ -66,6 +66,9 @@ class IngestSettings(BaseModel):
     retry_after_s: int = 2
     # Create requests being worked on at once; more are answered 503 at once (backpressure).
     max_in_flight: int = 256
+    # While the event loop runs later than this (ms), requests queue in front of the app: the
+    # number of creates taken at once is lowered below max_in_flight (0: never lowered).
+    shed_loop_lag_ms: float = 50.0
     shutdown_grace_s: float = 15.0
     # GET /api/v1/notifications/stream: a comment line this often keeps idle streams open;
     # state records held per partition for a resume (Last-Event-ID) without a broker read.

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -21,6 +22,7 @@ from tidings_ingest.batch import Batches
 from tidings_ingest.directory_api import DirectoryApi
 from tidings_ingest.listing import Listing
 from tidings_ingest.notifications import Notifications
+from tidings_ingest.overload import ShedCreates
 from tidings_ingest.problems import internal_error, route_problem
 from tidings_ingest.runtime import Runtime
 from tidings_ingest.stream import Streams
@@ -48,6 +50,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if owned:
             rt.start()
+        rt.admission.start(asyncio.get_running_loop())
         try:
             yield
         finally:
@@ -72,6 +75,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
             Route("/openapi.json", routes.openapi, methods=["GET"]),
         ],
         exception_handlers={HTTPException: _http_error, Exception: _server_error},
+        middleware=[Middleware(ShedCreates, runtime=rt)],
         lifespan=lifespan,
     )
     app.state.runtime = rt

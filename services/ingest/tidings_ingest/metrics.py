@@ -48,6 +48,18 @@ class Metrics:
         )
         # Read at scrape time from the runtime's counter (Runtime sets the function), so
         # the request path pays nothing for it.
+        self.loop_lag = Gauge(
+            "tidings_ingest_loop_lag_seconds",
+            "How late the event loop runs its 20 ms timer (smoothed): the wait in front of"
+            " the app.",
+            registry=self.registry,
+        )
+        self.admission_limit = Gauge(
+            "tidings_ingest_admission_limit",
+            "Creates and batches taken at once now: the in-flight bound, lowered while the"
+            " loop runs later than TIDINGS_INGEST__SHED_LOOP_LAG_MS; more are answered 503.",
+            registry=self.registry,
+        )
         self.in_flight = Gauge(
             "tidings_ingest_in_flight_requests",
             "Create and batch requests being worked on (admission sheds at the bound).",

@@ -114,21 +114,9 @@ async def _status(request: Request, client: ApiClient, rt: Runtime) -> Response:
     return Response(orjson.dumps(view), 200, media_type="application/json")
 
 
-def _shed(rt: Runtime) -> Response | None:
-    """503 before any work (creates and batches): too many requests in flight."""
-    ingest = rt.settings.ingest
-    if rt.in_flight < ingest.max_in_flight:
-        return None
-    rt.metrics.rejected.labels("unavailable").inc()
-    exc = Unavailable("too many requests in flight, retry later")
-    return problem_response(exc, random_hex(), retry_after_s=ingest.retry_after_s)
-
-
 async def create_notification(request: Request) -> Response:
     rt: Runtime = request.app.state.runtime
-    if (shed := _shed(rt)) is not None:
-        return shed
-    rt.in_flight += 1
+    rt.in_flight += 1  # overload was answered before routing (tidings_ingest/overload.py)
     try:
         if not tracing.ENABLED:
             return await _api(request, "create_notification", SCOPE_WRITE, _create)
@@ -167,9 +155,7 @@ async def stream_notifications(request: Request) -> Response:
 
 async def create_batch(request: Request) -> Response:
     rt: Runtime = request.app.state.runtime
-    if (shed := _shed(rt)) is not None:
-        return shed
-    rt.in_flight += 1
+    rt.in_flight += 1  # overload was answered before routing (tidings_ingest/overload.py)
     try:
         return await _api(request, "create_batch", SCOPE_WRITE, _batch)
     finally:

@@ -29,6 +29,7 @@ from tidings_ingest.backpressure import Backpressure
 from tidings_ingest.idempotency import KeysInFlight
 from tidings_ingest.identity import register_identity, service_signer
 from tidings_ingest.metrics import Metrics
+from tidings_ingest.overload import Admission
 from tidings_ingest.ratelimit import RateLimiter
 from tidings_ingest.replicas import ingest_replicas
 from tidings_ingest.statefeed import StateFeed
@@ -87,6 +88,12 @@ class Runtime:
         # SSE streams: one consumer of the state topic for all of them (statefeed.py).
         self.state_feed = StateFeed(settings, self.codec, settings.ingest.stream_buffer)
         self.in_flight = 0  # create requests being worked on (event loop only)
+        # What of the in-flight bound the process takes now: lowered while its event loop
+        # runs late (overload.py).
+        ingest = settings.ingest
+        self.admission = Admission(ingest.max_in_flight, ingest.shed_loop_lag_ms / 1000)
+        self.metrics.loop_lag.set_function(lambda: self.admission.lag_s)
+        self.metrics.admission_limit.set_function(lambda: self.admission.limit)
         self.metrics.in_flight.set_function(lambda: self.in_flight)
         self._identity_ready = threading.Event()
         self._stop = threading.Event()

@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 import pytest
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.routing import Route
 
 from tidings.domain.clients import ApiClient, ClientRegistry, hash_secret
@@ -15,6 +16,7 @@ from tidings.settings import Settings
 from tidings_ingest import routes
 from tidings_ingest.backpressure import Backpressure
 from tidings_ingest.metrics import Metrics
+from tidings_ingest.overload import Admission, ShedCreates
 from tidings_ingest.ratelimit import RateLimiter
 
 SECRET = "tds_c1.secret"
@@ -25,7 +27,7 @@ class Exploding:
         raise RuntimeError("boom at kafka-1:9092")
 
 
-def app(ready: bool = True, in_flight: int = 0) -> Starlette:
+def app(ready: bool = True, in_flight: int = 0, admission: Any = None) -> Starlette:
     settings = Settings()
     clients = ClientRegistry()
     clients.put(ApiClient("c1", "acme", hash_secret(SECRET), ("notifications:write",)))
@@ -36,10 +38,12 @@ def app(ready: bool = True, in_flight: int = 0) -> Starlette:
         limiter=RateLimiter(settings.ingest),
         metrics=Metrics(),
         in_flight=in_flight,
+        admission=admission or Admission(settings.ingest.max_in_flight, 0.05),  # not started
         backpressure=Backpressure(settings),  # never started: no sample, every create admitted
     )
     starlette = Starlette(
-        routes=[Route("/api/v1/notifications", routes.create_notification, methods=["POST"])]
+        routes=[Route("/api/v1/notifications", routes.create_notification, methods=["POST"])],
+        middleware=[Middleware(ShedCreates, runtime=runtime)],  # type: ignore[arg-type]
     )
     starlette.state.runtime = runtime
     starlette.state.notifications = Exploding()
@@ -74,6 +78,13 @@ async def test_not_ready_is_503_before_authentication() -> None:
 
 async def test_create_beyond_max_in_flight_is_503_at_once() -> None:
     r = await post(app(in_flight=Settings().ingest.max_in_flight), json={}, headers=AUTH)
+    assert (r.status_code, r.json()["code"]) == (503, "unavailable")
+    assert "retry-after" in r.headers
+
+
+async def test_create_beyond_what_an_overloaded_loop_takes_is_503_at_once() -> None:
+    lowered = SimpleNamespace(admits=lambda in_flight: in_flight < 4)
+    r = await post(app(in_flight=4, admission=lowered), json={}, headers=AUTH)
     assert (r.status_code, r.json()["code"]) == (503, "unavailable")
     assert "retry-after" in r.headers
 
