@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import re
 import time
 from collections import Counter
@@ -30,6 +31,7 @@ BODY = (
 )
 EVENT_ID = re.compile(rb'"id":"([^"]+)"')
 ACCEPTED_AT = re.compile(rb'"accepted_at":(\d+)')
+Connection = tuple[asyncio.StreamReader, asyncio.StreamWriter]
 
 
 class Run:
@@ -45,9 +47,14 @@ class Run:
         self.next = 0
         self.latencies: list[float] = []
         self.admitted: list[float] = []  # of 202 answers only: what an accepted caller waited
+        # How late each request was sent (no free connection, or the generator short of CPU):
+        # the part of a latency the server never saw. Large: the rig, not the server, is behind.
+        self.send_lag: list[float] = []
+        self.timeline: list[tuple[float, int, float]] = []  # (scheduled s, status, latency ms)
         self.status: Counter[int] = Counter()
         self.ids: list[tuple[bytes, float]] = []
         self.failures = 0
+        self.failure_kinds: Counter[str] = Counter()  # "connect" or "exchange", by exception
 
     async def _exchange(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
@@ -60,9 +67,16 @@ class Run:
         body = await reader.readexactly(int(match.group(1))) if match else b""
         return status, body, b"connection: close" in lower
 
-    async def worker(self, start: float, keep_ids: bool, timeout_s: float) -> None:
+    async def connect(self) -> Connection | None:
+        try:
+            return await asyncio.open_connection(self.host, self.port)
+        except OSError:
+            return None  # the worker tries again with its first request
+
+    async def worker(
+        self, start: float, keep_ids: bool, timeout_s: float, conn: Connection | None
+    ) -> None:
         loop = asyncio.get_running_loop()
-        conn: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
         while self.next < self.total:
             i = self.next
             self.next += 1
@@ -70,18 +84,23 @@ class Run:
             delay = scheduled - loop.time()
             if delay > 0:
                 await asyncio.sleep(delay)
+            self.send_lag.append((loop.time() - scheduled) * 1000)
+            phase = "connect"
             try:
                 if conn is None:
                     conn = await asyncio.open_connection(self.host, self.port)
+                phase = "exchange"
                 status, body, close = await asyncio.wait_for(self._exchange(*conn), timeout_s)
-            except (OSError, asyncio.IncompleteReadError, TimeoutError, ValueError):
+            except (OSError, asyncio.IncompleteReadError, TimeoutError, ValueError) as exc:
                 self.failures += 1
+                self.failure_kinds[f"{phase}: {type(exc).__name__}"] += 1
                 if conn is not None:
                     conn[1].close()
                 conn = None
                 continue
             done = loop.time()
             self.latencies.append((done - scheduled) * 1000)
+            self.timeline.append((scheduled - start, status, self.latencies[-1]))
             if status == 202:
                 self.admitted.append(self.latencies[-1])
             self.status[status] += 1
@@ -97,9 +116,23 @@ class Run:
 
     async def run(self, connections: int, keep_ids: bool, timeout_s: float) -> float:
         loop = asyncio.get_running_loop()
+        # Connected before the schedule starts: the callers of a service keep their
+        # connections, and 1,024 handshakes at once measured the accept queue, not the API.
+        opened = await asyncio.gather(*(self.connect() for _ in range(connections)))
         start = loop.time() + 0.2
-        await asyncio.gather(*(self.worker(start, keep_ids, timeout_s) for _ in range(connections)))
+        await asyncio.gather(*(self.worker(start, keep_ids, timeout_s, c) for c in opened))
         return loop.time() - start
+
+
+def raise_priority() -> bool:
+    """Run ahead of the services (nice -10) where allowed: the generator stands for clients
+    on machines of their own, and on two shared cores it otherwise fell seconds behind its
+    schedule, which the latencies then counted as the server's (``send_lag`` shows it)."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, 0, -10)
+    except OSError:
+        return False
+    return True
 
 
 def main() -> None:
@@ -111,7 +144,9 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=256)
     parser.add_argument("--timeout", type=float, default=30)
     parser.add_argument("--ids", type=Path)
+    parser.add_argument("--timeline", type=Path, help="write scheduled_s, status, latency_ms")
     args = parser.parse_args()
+    raised = raise_priority()
     try:
         import uvloop
 
@@ -122,6 +157,8 @@ def main() -> None:
     elapsed = asyncio.run(run.run(args.connections, args.ids is not None, args.timeout))
     if args.ids is not None:
         args.ids.write_text("".join(f"{i.decode()}\t{t:.6f}\n" for i, t in run.ids))
+    if args.timeline is not None:
+        args.timeline.write_text("".join(f"{t:.3f}\t{s}\t{ms:.1f}\n" for t, s, ms in run.timeline))
     ok = run.status.get(202, 0)
     summary = {
         "target_rps": args.rate,
@@ -130,8 +167,11 @@ def main() -> None:
         "accepted": ok,
         "status": {str(k): v for k, v in sorted(run.status.items())},
         "failures": run.failures,
+        "failure_kinds": dict(run.failure_kinds),
         **percentiles(run.latencies),
         "admitted": percentiles(run.admitted),
+        "send_lag": percentiles(run.send_lag),
+        "priority_raised": raised,
     }
     print(json.dumps(summary))
 

@@ -86,6 +86,8 @@ def run(env: Env) -> list[Result]:
         results.append(over)
         env.facts["b7_overload_backpressure"] = over.extra["backpressure_answers"]
         over.extra["admitted"] = m["admitted"]
+        over.extra["admitted_rps"] = round(m["status"].get("202", 0) / env.seconds(10, 3), 1)
+        over.extra["send_lag"] = m["send_lag"]  # the generator's own delay: the rig, not Tidings
         env.facts["b7_overload_admitted_p99"] = m["admitted"]["p99_ms"] or 0.0
         ingest_rss = over.processes["tidings_ingest"]  # the service the burst hits
         env.facts["b7_overload_rss_growth"] = round(
