@@ -12,6 +12,7 @@ from tidings_ingest.openapi_directory import directory_paths, directory_schemas
 
 _JSON = "application/json"
 _PROBLEM = "application/problem+json"
+_TEXT = "text/plain"
 _RATE_HEADERS = {
     "RateLimit": {"schema": {"type": "string"}, "description": "draft-ietf-httpapi-ratelimit"},
     "RateLimit-Policy": {"schema": {"type": "string"}},
@@ -231,7 +232,7 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
     }
     plain = {"description": "ok", "content": {_JSON: {"schema": {"type": "object"}}}}
     collection = collection_paths(_problem, _RATE_HEADERS, common)
-    return {
+    document: dict[str, Any] = {
         "openapi": "3.1.0",
         "info": {"title": "Tidings Notification API", "version": "1"},
         "paths": {
@@ -256,3 +257,16 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
     }
+    _with_unparsable_http(document["paths"])
+    return document
+
+
+def _with_unparsable_http(paths: dict[str, Any]) -> None:
+    """Any operation can answer uvicorn's own plain-text 400 to a request that is not valid
+    HTTP (a header the parser refuses): it never reaches the API, so it is no problem+json.
+    Said once here, beside each operation's own 400 where it has one."""
+    for operation in (op for path in paths.values() for op in path.values()):
+        answer = operation["responses"].setdefault(
+            "400", {"description": "the request is not valid HTTP", "content": {}}
+        )
+        answer.setdefault("content", {})[_TEXT] = {"schema": {"type": "string"}}
