@@ -41,11 +41,11 @@ class Admission:
 
     def __init__(self, max_in_flight: int, lag_bound_s: float) -> None:
         self._max = float(max_in_flight)
+        self._floor = min(float(self.FLOOR), self._max)  # a bound below the floor stays fixed
         self._bound_s = lag_bound_s
         self._limit = self._max
         self._loop: asyncio.AbstractEventLoop | None = None
         self._due = 0.0
-        self.late_s = 0.0  # how late the last tick ran
         self.lag_s = 0.0  # smoothed: what the limit follows
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -62,14 +62,13 @@ class Admission:
         if loop is None or loop.is_closed():
             return
         now = loop.time()
-        self.late_s = now - self._due
-        # Smoothed over about four ticks: one collection pause or one slice of CPU given to
-        # another process is not overload.
-        self.lag_s += self.SMOOTHING * (self.late_s - self.lag_s)
+        # How late this tick ran, smoothed over about four ticks: one collection pause or one
+        # slice of CPU given to another process is not overload.
+        self.lag_s += self.SMOOTHING * (now - self._due - self.lag_s)
         if self.lag_s > self._bound_s:
             # The wait grows with the work taken: twice too late, half of it (at most).
             cut = max(self.MOST_CUT, self._bound_s / self.lag_s)
-            self._limit = max(self.FLOOR, self._limit * cut)
+            self._limit = max(self._floor, self._limit * cut)
         elif self._limit < self._max:
             self._limit = min(self._max, self._limit + self.INCREASE)
         self._due = now + self.TICK_S

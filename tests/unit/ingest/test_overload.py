@@ -61,6 +61,13 @@ async def test_one_late_tick_alone_takes_nothing_away() -> None:
     assert admission.limit == 256
 
 
+async def test_an_in_flight_bound_below_the_floor_is_never_raised() -> None:
+    admission = Admission(8, BOUND_S)
+    admission.start(asyncio.get_running_loop())
+    await ticks(6, busy_s=0.2)
+    assert admission.limit == 8
+
+
 async def test_a_lag_bound_of_zero_keeps_the_in_flight_bound() -> None:
     admission = Admission(256, 0)
     admission.start(asyncio.get_running_loop())
