@@ -20,9 +20,9 @@ from tidings_ingest import directory_routes as directory
 from tidings_ingest import routes
 from tidings_ingest.batch import Batches
 from tidings_ingest.directory_api import DirectoryApi
+from tidings_ingest.front import FrontDoor
 from tidings_ingest.listing import Listing
 from tidings_ingest.notifications import Notifications
-from tidings_ingest.overload import ShedCreates
 from tidings_ingest.problems import internal_error, route_problem
 from tidings_ingest.runtime import Runtime
 from tidings_ingest.stream import Streams
@@ -75,7 +75,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
             Route("/openapi.json", routes.openapi, methods=["GET"]),
         ],
         exception_handlers={HTTPException: _http_error, Exception: _server_error},
-        middleware=[Middleware(ShedCreates, runtime=rt)],
+        middleware=[Middleware(FrontDoor, runtime=rt)],
         lifespan=lifespan,
     )
     app.state.runtime = rt

@@ -66,6 +66,28 @@ class Metrics:
             registry=self.registry,
         )
         self._accepted: dict[str, Any] = {}
+        self._rejected: dict[str, Any] = {}
+        self._answered: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+    def answered(self, route: str, method: str, status: int, seconds: float) -> None:
+        """Count an answer and observe its latency, each child looked up once (routes,
+        methods and statuses are few)."""
+        children = self._answered.get((route, method, status))
+        if children is None:
+            children = (
+                self.requests.labels(route, method, str(status)),
+                self.latency.labels(route),
+            )
+            self._answered[(route, method, status)] = children
+        children[0].inc()
+        children[1].observe(seconds)
+
+    def rejected_by(self, code: str) -> Any:
+        """The error code's child of ``rejected``, looked up once (codes are few)."""
+        child = self._rejected.get(code)
+        if child is None:
+            child = self._rejected[code] = self.rejected.labels(code)
+        return child
 
     def accepted_by(self, tenant: str) -> Any:
         """The tenant's child of ``accepted``, looked up once (``labels()`` costs µs)."""

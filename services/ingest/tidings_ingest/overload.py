@@ -1,7 +1,7 @@
-"""Overload is answered 503 at once, before any work. ``ShedCreates``, the outermost layer of
-the app, turns away a create or batch beyond the number the process takes at once; refusing
-there costs a third less than in a route, and a process short of CPU must be able to refuse
-faster than requests arrive.
+"""How many creates and batches the process takes at once. Beyond it they are answered 503
+before any work (by ``front.FrontDoor``, the outermost layer of the app): refusing there costs
+a third less than in a route, and a process short of CPU must be able to refuse faster than
+requests arrive.
 
 That number (``Admission.limit``) is the in-flight bound (``TIDINGS_INGEST__MAX_IN_FLIGHT``)
 lowered while the event loop runs late, in proportion and smoothed over a few ticks (a loop
@@ -18,18 +18,6 @@ slow broker does not lower the limit.
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
-
-from starlette.types import ASGIApp, Receive, Scope, Send
-
-from tidings.domain.ids import random_hex
-from tidings.errors import Unavailable
-from tidings_ingest.problems import problem_response
-
-if TYPE_CHECKING:
-    from tidings_ingest.runtime import Runtime
-
-SHED_PATHS = frozenset({"/api/v1/notifications", "/api/v1/notifications/batch"})
 
 
 class Admission:
@@ -81,28 +69,3 @@ class Admission:
 
     def admits(self, in_flight: int) -> bool:
         return in_flight < self._limit
-
-
-class ShedCreates:
-    """ASGI middleware: a create or batch the process cannot take now gets 503 with
-    ``Retry-After`` before routing, authentication or reading its body."""
-
-    def __init__(self, app: ASGIApp, runtime: Runtime) -> None:
-        self._app, self._rt = app, runtime
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        rt = self._rt
-        if (
-            scope["type"] == "http"
-            and scope["method"] == "POST"
-            and scope["path"] in SHED_PATHS
-            and not rt.admission.admits(rt.in_flight)
-        ):
-            rt.metrics.rejected.labels("unavailable").inc()
-            exc = Unavailable("the service is overloaded, retry later")
-            response = problem_response(
-                exc, random_hex(), retry_after_s=rt.settings.ingest.retry_after_s
-            )
-            await response(scope, receive, send)
-            return
-        await self._app(scope, receive, send)

@@ -60,16 +60,15 @@ async def _api(request: Request, route: str, scope: str, inner: Inner) -> Respon
         code = exc.code if exc.status < 500 or exc.status == 503 else "internal_error"
         if code == "internal_error":
             log.error("internal_error", request_id=request_id, error=repr(exc))
-        rt.metrics.rejected.labels(code).inc()
+        rt.metrics.rejected_by(code).inc()
         retry = rt.settings.ingest.retry_after_s
         response = problem_response(exc, request_id, retry_after_s=retry, headers=headers)
     except Exception:
         log.exception("internal_error", request_id=request_id, route=route)
-        rt.metrics.rejected.labels("internal_error").inc()
+        rt.metrics.rejected_by("internal_error").inc()
         response = internal_error(request_id, headers)
     response.headers["X-Request-ID"] = request_id
-    rt.metrics.requests.labels(route, request.method, str(response.status_code)).inc()
-    rt.metrics.latency.labels(route).observe(time.perf_counter() - started)
+    rt.metrics.answered(route, request.method, response.status_code, time.perf_counter() - started)
     return response
 
 
@@ -115,18 +114,14 @@ async def _status(request: Request, client: ApiClient, rt: Runtime) -> Response:
 
 
 async def create_notification(request: Request) -> Response:
-    rt: Runtime = request.app.state.runtime
-    rt.in_flight += 1  # overload was answered before routing (tidings_ingest/overload.py)
-    try:
-        if not tracing.ENABLED:
-            return await _api(request, "create_notification", SCOPE_WRITE, _create)
-        # Continues the caller's traceparent; the event carries this span's context on.
-        with tracing.server_span(CREATE_SPAN, request.headers) as span:
-            response = await _api(request, "create_notification", SCOPE_WRITE, _create)
-            span.set_attribute("http.response.status_code", response.status_code)
-            return response
-    finally:
-        rt.in_flight -= 1
+    """Reached from ``front.FrontDoor``, which sheds overload and counts what is in flight."""
+    if not tracing.ENABLED:
+        return await _api(request, "create_notification", SCOPE_WRITE, _create)
+    # Continues the caller's traceparent; the event carries this span's context on.
+    with tracing.server_span(CREATE_SPAN, request.headers) as span:
+        response = await _api(request, "create_notification", SCOPE_WRITE, _create)
+        span.set_attribute("http.response.status_code", response.status_code)
+        return response
 
 
 async def _list(request: Request, client: ApiClient, rt: Runtime) -> Response:
@@ -154,12 +149,8 @@ async def stream_notifications(request: Request) -> Response:
 
 
 async def create_batch(request: Request) -> Response:
-    rt: Runtime = request.app.state.runtime
-    rt.in_flight += 1  # overload was answered before routing (tidings_ingest/overload.py)
-    try:
-        return await _api(request, "create_batch", SCOPE_WRITE, _batch)
-    finally:
-        rt.in_flight -= 1
+    """Reached from ``front.FrontDoor``, as ``create_notification`` is."""
+    return await _api(request, "create_batch", SCOPE_WRITE, _batch)
 
 
 async def get_notification(request: Request) -> Response:

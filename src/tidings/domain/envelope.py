@@ -152,10 +152,8 @@ def _check_recipients(
             "too many recipients listed",
             errors=[FieldError("recipients", f"at most {limits.max_recipients_listed} listed")],
         )
-    parse_rules(
-        scope.rules,
-        RuleLimits.of(limits),
-    )
+    if scope.rules:  # most events list users, roles or groups: no parser to build
+        parse_rules(scope.rules, RuleLimits.of(limits))
     if directory is not None:
         # Lookups are per tenant, so a user of another tenant is exactly an unknown user;
         # and one outside the caller's organization too.

@@ -28,12 +28,13 @@ what left the window, oldest first; an event leaves only once it has a state rec
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
-from dataclasses import astuple, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 from tidings.contracts.codec import CONTENT_TYPE_BINARY, Codec
 from tidings.contracts.headers import to_dict
@@ -89,11 +90,12 @@ class Appended:
     offset: int
 
     def encode(self) -> bytes:
-        return json.dumps(astuple(self), separators=(",", ":")).encode()
+        # The fields in order, not ``astuple`` (a deep copy: 1.5 % of the ingest's samples).
+        return orjson.dumps([getattr(self, name) for name in self.__slots__])
 
     @staticmethod
     def decode(raw: bytes) -> Appended:
-        return Appended(*json.loads(raw))
+        return Appended(*orjson.loads(raw))
 
     def expiry_key(self) -> bytes:
         return index_key(EXPIRY, f"{self.accepted_at:013d}", self.tenant, member=self.event_id)
@@ -208,9 +210,8 @@ class RecentTable:
                 dirty[by_id] = value
                 member = listing_member(appended.accepted_at, appended.event_id)
                 dirty[index_key(LISTED, appended.tenant, member=member)] = b""
-                dirty[appended.expiry_key()] = json.dumps(
-                    [appended.tenant, appended.event_id, idempotency_key]
-                ).encode()
+                expiry = [appended.tenant, appended.event_id, idempotency_key]
+                dirty[appended.expiry_key()] = orjson.dumps(expiry)
             if idempotency_key is None:
                 continue
             by_key = index_key(KEY, appended.tenant, member=idempotency_key)
@@ -227,7 +228,7 @@ class RecentTable:
         for key, value in store.iter_prefix(_EXPIRY):
             if int(key[len(_EXPIRY) : len(_EXPIRY) + 13]) > horizon:
                 break
-            tenant, event_id, idempotency_key = json.loads(value)
+            tenant, event_id, idempotency_key = orjson.loads(value)
             if idempotency_key is not None:
                 by_key = index_key(KEY, tenant, member=idempotency_key)
                 first = store.get(by_key, fill_cache=False)
