@@ -15,20 +15,18 @@ from tidings.domain.envelope import (
     encode_event,
     event_id_for,
     parse_request,
-    request_fingerprint,
     validate_request,
 )
 from tidings_ingest.runtime import Runtime
 
 
-def admit(client: ApiClient, data: dict[str, Any]) -> tuple[NotificationRequest, str]:
-    """Request shape (422), event type (403), targets (403 ``recipients_not_allowed``):
-    the parsed request and its fingerprint (what a key's replay is compared by)."""
+def admit(client: ApiClient, data: dict[str, Any]) -> NotificationRequest:
+    """Request shape (422), event type (403), targets (403 ``recipients_not_allowed``)."""
     request = parse_request(data)
     client.require_type(request.type)
     scope = request.recipients
     client.require_targets(scope.users, scope.roles, scope.groups, scope.rules)
-    return request, request_fingerprint(request)
+    return request
 
 
 def expired_event(rt: Runtime, client: ApiClient, key: str) -> str | None:
@@ -52,7 +50,11 @@ class EventRecord:
 
 
 def event_record(
-    rt: Runtime, client: ApiClient, request: NotificationRequest, key: str | None, fingerprint: str
+    rt: Runtime,
+    client: ApiClient,
+    request: NotificationRequest,
+    key: str | None,
+    fingerprint: str | None,
 ) -> EventRecord:
     """Payload schema and recipients (413 / 422), then the envelope, encoded with its proof
     of origin: the one record the create appends."""

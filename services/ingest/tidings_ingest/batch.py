@@ -19,6 +19,7 @@ import orjson
 
 from tidings.contracts.topics import event_key
 from tidings.domain.clients import ApiClient
+from tidings.domain.envelope import request_fingerprint
 from tidings.domain.idempotency import check_key
 from tidings.errors import (
     FieldError,
@@ -176,7 +177,8 @@ class Batches:
             raise ValidationFailed(
                 "an item must be a JSON object", errors=[FieldError("body", "expected object")]
             )
-        request, fingerprint = admit(client, {k: v for k, v in raw.items() if k != KEY_FIELD})
+        request = admit(client, {k: v for k, v in raw.items() if k != KEY_FIELD})
+        fingerprint = request_fingerprint(request)  # an item's record carries it, key or not
         if key is not None:
             first = rt.events.first(tenant, key, client.org)
             if first is not None:
