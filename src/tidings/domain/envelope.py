@@ -21,7 +21,7 @@ from tidings.contracts.state import now_ms
 from tidings.contracts.topics import event_key
 from tidings.domain.directory import DirectoryReader, in_org
 from tidings.domain.idempotency import scoped_key
-from tidings.domain.ids import random_uuid
+from tidings.domain.ids import name_uuid, random_uuid
 from tidings.domain.payload_schemas import PayloadSchemas
 from tidings.domain.rules import RuleLimits, canonical, parse_rules
 from tidings.domain.signing import RecordSigner
@@ -103,7 +103,7 @@ def event_id_for(tenant: str, idempotency_key: str | None, org: str | None = Non
     and path), per tenant and, for an organization's client, per organization."""
     if idempotency_key is None:
         return random_uuid()
-    return str(uuid.uuid5(EVENT_NAMESPACE, f"{tenant}\n{scoped_key(idempotency_key, org)}"))
+    return name_uuid(EVENT_NAMESPACE, f"{tenant}\n{scoped_key(idempotency_key, org)}")
 
 
 @dataclass(frozen=True)

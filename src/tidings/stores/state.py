@@ -39,6 +39,8 @@ log = get_logger(__name__)
 
 StateRecord = dict[str, Any]
 KeyOf = Callable[[StateRecord], bytes | None]
+Known = dict[bytes, tuple[int | None, bytes] | None]
+"""Per batch: the value stored under a key (None: nothing) and its seq, once decoded."""
 LOCAL_WRITES = 10_000
 """Own writes a process shows before its view reads them back (oldest dropped first)."""
 
@@ -64,7 +66,7 @@ class LatestStates:
         self.cache: HotCache[bytes, StateRecord] = HotCache(hot_entries)
 
     def writes(self, store: PartitionStore, changes: Sequence[Change]) -> list[Write]:
-        known: dict[bytes, tuple[int, bytes] | None] = {}
+        known: Known = {}
         dirty: dict[bytes, bytes] = {}
         for change in changes:
             value = change.value
@@ -90,7 +92,7 @@ class LatestStates:
         self, store: PartitionStore, items: Iterable[tuple[StateRecord, bytes]]
     ) -> list[Write]:
         """Writes for records already decoded (a process's own committed records)."""
-        known: dict[bytes, tuple[int, bytes] | None] = {}
+        known: Known = {}
         dirty: dict[bytes, bytes] = {}
         for record, value in items:
             self._decide(store, record, value, known, dirty)
@@ -101,25 +103,43 @@ class LatestStates:
         store: PartitionStore,
         record: StateRecord,
         value: bytes,
-        known: dict[bytes, tuple[int, bytes] | None],
+        known: Known,
         dirty: dict[bytes, bytes],
     ) -> None:
         key = self._key_of(record)
         if key is None:
             return
         stored = record_key(key)
-        held = self._held(store, stored, known)
         seq = int(record["seq"])
-        if supersedes(seq, None if held is None else held[0]):
+        if supersedes(seq, self._held_seq(store, stored, known)):
             known[stored] = (seq, value)
             dirty[stored] = value
 
+    def _held_seq(self, store: PartitionStore, key: bytes, known: Known) -> int | None:
+        """The stored record's seq: from this batch, else the read cache (a processor read the
+        state it advances a moment ago; reading and decoding it again was 10 % of the
+        fan-out's samples), else the store."""
+        if key not in known:
+            cached = self.cache.get(key)  # what the store holds: writes invalidate it
+            if cached is not None:
+                return int(cached["seq"])
+        held = self._held(store, key, known)
+        if held is None:
+            return None
+        seq, value = held
+        if seq is None:
+            seq = self._seq(value)
+            known[key] = (seq, value)
+        return seq
+
     def _held(
-        self, store: PartitionStore, key: bytes, known: dict[bytes, tuple[int, bytes] | None]
-    ) -> tuple[int, bytes] | None:
+        self, store: PartitionStore, key: bytes, known: Known
+    ) -> tuple[int | None, bytes] | None:
+        """The value stored under ``key``, its seq not decoded yet: a record read back equal
+        to it needs none (decoding it was 5 % of the fan-out's samples)."""
         if key not in known:
             value = store.get(key, fill_cache=False)
-            known[key] = None if value is None else (self._seq(value), value)
+            known[key] = None if value is None else (None, value)
         return known[key]
 
     def _seq(self, value: bytes) -> int:

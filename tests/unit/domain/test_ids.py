@@ -1,4 +1,5 @@
-"""Random ids from the per-thread pool: real version 4 UUIDs, never repeated, not across a fork."""
+"""Random ids from the per-thread pool: real version 4 UUIDs, never repeated, not across a fork;
+name-based ids exactly as ``uuid.uuid5``."""
 
 from __future__ import annotations
 
@@ -6,7 +7,10 @@ import os
 import threading
 import uuid
 
-from tidings.domain.ids import POOL_IDS, random_hex, random_uuid
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tidings.domain.ids import POOL_IDS, name_uuid, random_hex, random_uuid
 
 
 def test_a_random_uuid_is_a_canonical_version_4_rfc_4122_uuid() -> None:
@@ -44,3 +48,8 @@ def test_a_forked_child_does_not_hand_out_its_parents_pool() -> None:
     os.close(read)
     assert child != random_uuid()
     assert uuid.UUID(child).version == 4
+
+
+@given(st.uuids(), st.text())
+def test_a_name_uuid_is_exactly_uuid5(namespace: uuid.UUID, name: str) -> None:
+    assert name_uuid(namespace, name) == str(uuid.uuid5(namespace, name))

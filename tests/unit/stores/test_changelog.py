@@ -190,6 +190,26 @@ def test_a_records_own_writes_do_not_move_the_checkpoint(opened: ChangelogStores
     assert opened.checkpoints() == {0: 1}  # read back later from the topic
 
 
+def test_an_older_own_record_never_moves_back_a_state_just_read(opened: ChangelogStores) -> None:
+    # A processor reads the state it advances; merging takes that read's seq (the read
+    # cache), and a write since the read is what the store holds instead.
+    table, store = opened.table, opened.get(0)
+    assert isinstance(table, LatestStates)
+    assert store is not None
+    opened.apply([change(0, Stage.RESOLVING, attempt=1)])
+    read = table.read(store, state_key("acme", "e1"))
+    assert read is not None
+    assert read["stage"] == "resolving"
+    opened.apply([change(1, Stage.RESOLVED, chunks_done=2)])  # newer than what was read
+    older = state_record("e1", "acme", Stage.RESOLVING, attempt=1)
+    assert table.merge(store, [(older, CODEC.encode("state", older))]) == []
+    assert stage_of(opened) == "resolved"
+    read = table.read(store, state_key("acme", "e1"))
+    assert read is not None
+    assert read["stage"] == "resolved"
+    assert table.merge(store, [(older, CODEC.encode("state", older))]) == []
+
+
 def test_advance_skips_markers_but_never_goes_back(opened: ChangelogStores) -> None:
     opened.apply([change(0, Stage.ACCEPTED)])
     opened.advance({0: 3})
