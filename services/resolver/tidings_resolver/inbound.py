@@ -13,6 +13,7 @@ resolved inside the event's organization (``org``).
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -67,10 +68,19 @@ class InboundEvent:
         return str(self.event["tenant"])
 
 
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
 def _header_event_id(headers: Mapping[str, bytes]) -> str | None:
+    """The id in its canonical form; one that is already (every id Tidings writes) is taken
+    as it is: parsing it into a ``uuid.UUID`` and back was 3 % of the resolver's samples."""
     text = h.text(headers, h.EVENT_ID)
+    if not text:
+        return None
+    if _CANONICAL_UUID.fullmatch(text):
+        return text
     try:
-        return str(uuid.UUID(text)) if text else None
+        return str(uuid.UUID(text))
     except ValueError:
         return None
 

@@ -15,7 +15,7 @@ from tidings.domain.service_mac import ServiceKeyRing, decode_keys, generate_ser
 from tidings.domain.signing import Signer, generate_private_key
 from tidings.domain.targets import parse_targets
 from tidings.settings import LimitSettings
-from tidings_resolver.inbound import Invalid, read_event
+from tidings_resolver.inbound import Invalid, _header_event_id, read_event
 
 CODEC = Codec()
 SCHEMAS = PayloadSchemas(bundled_payload_schemas())
@@ -57,6 +57,20 @@ def test_avro_json_event_is_verified_against_its_canonical_binary() -> None:
     _, headers = signed(env)
     headers[h.CONTENT_TYPE] = CONTENT_TYPE_JSON.encode()
     assert read(b"acme", CODEC.encode_json("event", env), headers).tenant == "acme"
+
+
+@pytest.mark.parametrize(
+    ("header", "read_as"),
+    [
+        ("0b7c9a3e-1d2f-4e5a-8b6c-7d8e9f0a1b2c", "0b7c9a3e-1d2f-4e5a-8b6c-7d8e9f0a1b2c"),
+        ("0B7C9A3E-1D2F-4E5A-8B6C-7D8E9F0A1B2C", "0b7c9a3e-1d2f-4e5a-8b6c-7d8e9f0a1b2c"),
+        ("{0b7c9a3e1d2f4e5a8b6c7d8e9f0a1b2c}", "0b7c9a3e-1d2f-4e5a-8b6c-7d8e9f0a1b2c"),
+        ("0b7c9a3e-1d2f-4e5a-8b6c-7d8e9f0a1b2", None),
+        ("", None),
+    ],
+)
+def test_an_event_id_header_is_read_in_its_canonical_form(header: str, read_as: str | None) -> None:
+    assert _header_event_id({h.EVENT_ID: header.encode()}) == read_as
 
 
 def test_garbage_is_refused_with_the_header_event_id() -> None:
