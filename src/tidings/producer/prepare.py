@@ -112,9 +112,13 @@ class EventPreparer:
         if rules is not None and client is not None:
             rules.admit(client, parsed)  # 403: event type, targets
         self._require_type(parsed.type)
-        fingerprint = request_fingerprint(parsed)  # what makes a retry "the same request"
-        if rules is not None and client is not None and idempotency_key is not None:
-            rules.check_key(client, idempotency_key, fingerprint)  # 422 reused
+        # What makes a retry "the same request"; without a key nothing is compared, and the
+        # event carries none, as a single create over HTTP does (identical envelopes).
+        fingerprint = None
+        if idempotency_key is not None:
+            fingerprint = request_fingerprint(parsed)
+            if rules is not None and client is not None:
+                rules.check_key(client, idempotency_key, fingerprint)  # 422 reused
         org = client.org if client is not None else None  # the credential's, as over HTTP
         validated = validate_request(
             parsed, self.tenant, self._schemas(), self._limits, self._directory, org
@@ -127,7 +131,7 @@ class EventPreparer:
             fingerprint=fingerprint,
             org=org,
         )
-        if rules is not None and idempotency_key is not None:
+        if rules is not None and idempotency_key is not None and fingerprint is not None:
             rules.sent(idempotency_key, fingerprint)
         value, headers = encode_unsigned(self._codec, envelope)
         key = event_key(self.tenant)
