@@ -44,7 +44,7 @@ class Item:
 
     index: int
     key: str | None
-    fingerprint: str
+    fingerprint: str | None  # with a key only, as for a single create
     event_id: str
     type: str
     version: int
@@ -178,8 +178,9 @@ class Batches:
                 "an item must be a JSON object", errors=[FieldError("body", "expected object")]
             )
         request = admit(client, {k: v for k, v in raw.items() if k != KEY_FIELD})
-        fingerprint = request_fingerprint(request)  # an item's record carries it, key or not
+        fingerprint = None
         if key is not None:
+            fingerprint = request_fingerprint(request)
             first = rt.events.first(tenant, key, client.org)
             if first is not None:
                 return _replay(index, key, replay_of(first, fingerprint))
@@ -215,6 +216,7 @@ class Batches:
         """Another replica may have used this key first: the log's order decides, as for a
         single create; the item then answers as that event's replay."""
         assert item.key is not None
+        assert item.fingerprint is not None  # a keyed item has one
         first = self._rt.events.first(client.tenant, item.key, client.org)
         if first is not None and first.offset != offset:
             done = _replay(item.index, item.key, replay_of(first, item.fingerprint))
@@ -225,7 +227,7 @@ def _replay(index: int, key: str, first: Appended) -> Item:
     return Item(
         index,
         key,
-        first.fingerprint or "",
+        first.fingerprint,
         first.event_id,
         first.type,
         first.version,
