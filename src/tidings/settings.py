@@ -144,6 +144,10 @@ class HookSettings(BaseModel):
     faults: dict[str, int] = Field(default_factory=dict)
     # Milliseconds each record takes, so a frozen instance holds an open transaction.
     slow_ms: int = 0
+    # Every Nth transaction of a resolver or fan-out commits, then reports a timeout: the
+    # answer to a commit lost in a broker failover (docs/processing.md, Commits of unknown
+    # outcome).
+    lose_commit_answer_every: int = 0
 
 
 class Settings(BaseSettings):

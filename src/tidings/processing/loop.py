@@ -4,7 +4,12 @@ Each batch is one transaction: the handler's output records and the input offset
 (``send_offsets_to_transaction`` with the consumer's group metadata) commit atomically or not
 at all. The group metadata carries the generation, so after a rebalance a frozen former owner
 (a zombie) cannot commit offsets for partitions it lost: its transaction aborts. On any abort
-the consumer rewinds to the batch's first offsets and the handler drops its pending state.
+the handler drops its pending state and the consumer rewinds to what the group has committed
+(never before the batch's first offsets).
+
+A commit can fail after the coordinator took it (its answer lost in a broker failover), so a
+failed commit is of unknown outcome: a retriable failure is retried as librdkafka asks, and
+after any abort the handler re-reads its committed state before it decides anything again.
 """
 
 from __future__ import annotations
@@ -86,6 +91,8 @@ class TransactionalLoop:
         self._metrics, self._batch = metrics, batch
         self._max_records = p.max_records_per_transaction
         self._slow_s = settings.test_hooks.slow_ms / 1000  # docs/processing.md "Test hooks"
+        self._lose_every = settings.test_hooks.lose_commit_answer_every
+        self._commits = 0
         self._timeout_s = settings.kafka.transaction_timeout_ms / 1000
         self._poll_s = max(0.05, p.commit_interval_ms / 1000)
         conf = consumer_config(
@@ -223,8 +230,7 @@ class TransactionalLoop:
                         self._consumer.consumer_group_metadata(),
                         self._timeout_s,
                     )
-            with self._call("commit_transaction"):
-                self._producer.commit_transaction(self._timeout_s)
+            self._commit()
         except Exception as exc:
             self._recover(exc, first)
             return
@@ -236,6 +242,28 @@ class TransactionalLoop:
             self._consumer.seek(position)
             self._consumer.pause([position])
             self._paused[(topic, partition)] = not_before / 1000
+
+    def _commit(self) -> None:
+        """Commit, retrying while librdkafka says a retry may still succeed (a coordinator
+        moving in a failover): aborting then would guess at an outcome the broker may
+        already have decided."""
+        deadline = time.monotonic() + self._timeout_s
+        while True:
+            try:
+                with self._call("commit_transaction"):
+                    self._producer.commit_transaction(self._timeout_s)
+                break
+            except KafkaException as exc:
+                err = exc.args[0] if exc.args else None
+                retriable = isinstance(err, KafkaError) and err.retriable()
+                if not retriable or time.monotonic() > deadline:
+                    raise
+                log.warning("commit_retried", error=str(exc))
+                time.sleep(0.1)
+        self._commits += 1
+        if self._lose_every and self._commits % self._lose_every == 0:
+            lost = KafkaError(KafkaError._TIMED_OUT, "commit answer lost (test hook)")
+            raise KafkaException(lost)
 
     def _deliver(self, msg: Message, out: Outbox) -> None:
         raw = RawRecord.of(msg)
@@ -286,11 +314,27 @@ class TransactionalLoop:
         if fatal:
             self._producer = self._new_producer()
         self._handler.on_abort()
-        for (topic, partition), offset in first.items():
+        for (topic, partition), offset in self._rewind_to(first).items():
             # A partition no longer ours after a rebalance: its new owner starts from the commit.
             with contextlib.suppress(KafkaException):
                 self._consumer.seek(TopicPartition(topic, partition, offset))
         time.sleep(0.2)
+
+    def _rewind_to(self, first: dict[TP, int]) -> dict[TP, int]:
+        """Where each partition of an aborted batch resumes: the group's committed offset
+        when the batch did commit after all (read_committed offsets: the coordinator answers
+        once the transaction is decided), else the batch's first offset. Unknown: the first
+        offset, and the handler's state barrier drops what is redone."""
+        if not first:
+            return first
+        asked = [TopicPartition(topic, partition) for topic, partition in first]
+        try:
+            committed = self._consumer.committed(asked, timeout=self._timeout_s)
+        except KafkaException as exc:
+            log.warning("committed_offsets_unknown", error=str(exc))
+            return first
+        at = {(tp.topic, tp.partition): tp.offset for tp in committed if tp.error is None}
+        return {tp: max(offset, at.get(tp, offset)) for tp, offset in first.items()}
 
     def _resume_due(self) -> None:
         now = time.time()

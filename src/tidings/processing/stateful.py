@@ -28,6 +28,9 @@ class StatefulHandler:
         suffix = f"{service}-{settings.processing.instance_id}"
         self._tail = StateTail(settings, codec, suffix, self.states)
         self._pending = PendingStates()
+        # After an abort: the transaction may have committed after all (its answer lost), so
+        # its states are read back before the next decision (``_current``).
+        self._unsure = False
         # Input topic -> the record it carries, for the default ``decode``.
         self._records: dict[str, str] = {}
 
@@ -41,11 +44,18 @@ class StatefulHandler:
 
     def on_abort(self) -> None:
         self._pending.clear()
+        self._unsure = True
 
     def _current(
         self, tenant: str, event_id: str, replay_id: str | None = None
     ) -> dict[str, Any] | None:
-        """The newest state of one processing: this transaction's writes first, then committed."""
+        """The newest state of one processing: this transaction's writes first, then committed.
+        After an abort, the owned state partitions are first read to their end: a batch redone
+        after a commit of unknown outcome then finds its own states and writes nothing twice
+        (raising ``Unavailable`` aborts this transaction too, and it is tried again)."""
+        if self._unsure:
+            self._tail.catch_up()
+            self._unsure = False
         pending = self._pending.latest.get((tenant, event_id, replay_id or ""))
         if pending is not None:
             return pending
