@@ -59,6 +59,8 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
                 log.info("ingest_stopped")
 
     app = Starlette(
+        # The whole API, one place. FrontDoor serves POST creates and batches before the
+        # router (front.py); their entries still give every other method its 405 and Allow.
         routes=[
             Route("/api/v1/notifications", routes.create_notification, methods=["POST"]),
             Route("/api/v1/notifications", routes.list_notifications, methods=["GET"]),

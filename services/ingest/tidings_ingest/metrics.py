@@ -83,15 +83,17 @@ class Metrics:
         children[1].observe(seconds)
 
     def rejected_by(self, code: str) -> Any:
-        """The error code's child of ``rejected``, looked up once (codes are few)."""
-        child = self._rejected.get(code)
-        if child is None:
-            child = self._rejected[code] = self.rejected.labels(code)
-        return child
+        """The error code's child of ``rejected`` (codes are few)."""
+        return _child(self._rejected, self.rejected, code)
 
     def accepted_by(self, tenant: str) -> Any:
-        """The tenant's child of ``accepted``, looked up once (``labels()`` costs µs)."""
-        child = self._accepted.get(tenant)
-        if child is None:
-            child = self._accepted[tenant] = self.accepted.labels(tenant)
-        return child
+        """The tenant's child of ``accepted``."""
+        return _child(self._accepted, self.accepted, tenant)
+
+
+def _child(children: dict[str, Any], metric: Counter, value: str) -> Any:
+    """``metric.labels(value)``, looked up once per value (``labels()`` costs µs a call)."""
+    child = children.get(value)
+    if child is None:
+        child = children[value] = metric.labels(value)
+    return child
