@@ -57,6 +57,9 @@ class IngestSettings(BaseModel):
     port: int = 8080
     # Processes serving the one port, each with an instance id of its own.
     workers: int = 1
+    # Seconds a worker may leave uvicorn's supervisor unanswered before it is replaced: its
+    # default (5) killed workers still importing on a busy host.
+    worker_healthcheck_s: int = 30
     # "auto": claim a free slot on this host (tidings/identity.py); else this exact name.
     instance_id: str = "auto"
     rate_per_second: float = 50.0

@@ -42,6 +42,7 @@ def main() -> None:
         "tidings_ingest.__main__:worker_app",
         factory=True,
         workers=settings.ingest.workers,
+        timeout_worker_healthcheck=settings.ingest.worker_healthcheck_s,
         host=settings.ingest.host,
         port=settings.ingest.port,
         log_config=None,

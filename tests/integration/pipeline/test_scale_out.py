@@ -126,10 +126,16 @@ def test_each_process_claims_an_instance_id_of_its_own(group: Group) -> None:
 def test_each_ingest_worker_claims_an_instance_id_of_its_own(
     group: Group, posted: list[str]
 ) -> None:
+    # One ready worker answers /readyz; on a busy host the other may still be starting (or
+    # be a replacement of one uvicorn's supervisor gave up on), so it is waited for.
+    deadline = time.monotonic() + 90
+    while len(logged(group.ingest, "identity_registered")) < 2:
+        assert time.monotonic() < deadline, group.ingest.tail()
+        time.sleep(0.5)
     assert len(instance_ids(group.ingest, "ingest_worker")) == 2, group.ingest.tail()
     # Both sign with the one service key ring of their data dir (docs/trust-model.md).
     signers = [r["signer"] for r in logged(group.ingest, "identity_registered")]
-    assert len(signers) == 2, signers
+    assert len(signers) >= 2, signers
     assert len(set(signers)) == 1
     assert signers[0].startswith("svc/")
 
