@@ -24,6 +24,14 @@ _UNAVAILABLE = {
     KafkaError.NOT_COORDINATOR,
     KafkaError._TIMED_OUT_QUEUE,
 }
+# The topic or partition is not in the metadata (deleted, being recreated, not created yet):
+# librdkafka fails a queued write at once instead of timing it out. Nothing was written, and
+# the same write succeeds once the topic is back.
+_MISSING = {
+    KafkaError._UNKNOWN_PARTITION,
+    KafkaError._UNKNOWN_TOPIC,
+    KafkaError.UNKNOWN_TOPIC_OR_PART,
+}
 
 
 class KafkaFailure(TidingsError):
@@ -43,6 +51,8 @@ def translate_kafka_error(error: KafkaError | KafkaException | BaseException) ->
         error = error.args[0]
     if not isinstance(error, KafkaError):
         return KafkaFailure(type(error).__name__, retriable=False)
+    if error.code() in _MISSING:
+        return Unavailable("the event store cannot take this write now (a partition is missing)")
     if error.code() in _UNAVAILABLE or error.retriable():
         return Unavailable("the event store did not confirm the write in time")
     return KafkaFailure(error.name(), retriable=error.retriable(), fatal=error.fatal())
