@@ -21,7 +21,13 @@ from typing import Any
 
 from tidings.contracts.headers import Headers
 from tidings.errors import Unavailable
-from tidings.kafka.producer import DeliveryCallback, Producer, transactional_producer
+from tidings.kafka.errors import kafka_error_of
+from tidings.kafka.producer import (
+    DeliveryCallback,
+    Producer,
+    commit_transaction,
+    transactional_producer,
+)
 from tidings.logs import get_logger
 from tidings.settings import Settings
 
@@ -98,7 +104,7 @@ class TransactionalAppender:
                         timestamp=record.timestamp_ms,
                         on_delivery=delivered(index),
                     )
-                producer.commit_transaction(self._timeout_s)
+                commit_transaction(producer, self._timeout_s)
                 producer.poll(0)
             except Exception as exc:  # KafkaException from librdkafka, BufferError: queue full
                 self._abort(producer, exc)
@@ -111,8 +117,8 @@ class TransactionalAppender:
 
     def _abort(self, producer: Producer, exc: BaseException) -> None:
         log.warning("batch_transaction_failed", error=_reason(exc))
-        error: Any = exc.args[0] if exc.args else None  # a KafkaError when from librdkafka
-        fatal = callable(getattr(error, "fatal", None)) and bool(error.fatal())
+        error = kafka_error_of(exc)
+        fatal = error is not None and error.fatal()
         if not fatal:
             try:
                 producer.abort_transaction(self._timeout_s)

@@ -45,12 +45,20 @@ class KafkaFailure(TidingsError):
         self.fatal = fatal
 
 
+def kafka_error_of(exc: BaseException) -> KafkaError | None:
+    """The librdkafka error a ``KafkaException`` carries (None for anything else)."""
+    if isinstance(exc, KafkaException) and exc.args and isinstance(exc.args[0], KafkaError):
+        return exc.args[0]
+    return None
+
+
 def translate_kafka_error(error: KafkaError | KafkaException | BaseException) -> TidingsError:
     """Map a librdkafka error to our hierarchy; the original text stays in logs, not responses."""
-    if isinstance(error, KafkaException) and error.args and isinstance(error.args[0], KafkaError):
-        error = error.args[0]
     if not isinstance(error, KafkaError):
-        return KafkaFailure(type(error).__name__, retriable=False)
+        unwrapped = kafka_error_of(error)
+        if unwrapped is None:
+            return KafkaFailure(type(error).__name__, retriable=False)
+        error = unwrapped
     if error.code() in _MISSING:
         return Unavailable("the event store cannot take this write now (a partition is missing)")
     if error.code() in _UNAVAILABLE or error.retriable():

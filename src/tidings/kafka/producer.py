@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -17,8 +18,9 @@ from confluent_kafka import Producer as Producer  # re-exported: the type of dur
 from tidings.contracts.headers import Headers
 from tidings.errors import Unavailable
 from tidings.kafka.config import assert_durable, producer_config
-from tidings.kafka.errors import translate_kafka_error
+from tidings.kafka.errors import kafka_error_of, translate_kafka_error
 from tidings.kafka.records import Outgoing
+from tidings.logs import get_logger
 from tidings.settings import Settings
 
 
@@ -39,7 +41,26 @@ def transactional_producer(
     return Producer(conf)
 
 
+log = get_logger(__name__)
 DeliveryCallback = Callable[[KafkaError | None, Message], None]
+
+
+def commit_transaction(producer: Producer, timeout_s: float) -> None:
+    """Commit, retrying while librdkafka says a retry may still succeed (its contract for
+    ``commit_transaction``): the coordinator may already have taken the commit whose answer
+    was lost in a failover, and aborting then would guess at a decided outcome. Raises what
+    the last attempt raised (about ``timeout_s`` after the first, at most twice that)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            producer.commit_transaction(timeout_s)
+            return
+        except KafkaException as exc:
+            error = kafka_error_of(exc)
+            if error is None or not error.retriable() or time.monotonic() > deadline:
+                raise
+            log.warning("commit_retried", error=str(exc))
+            time.sleep(0.1)
 
 
 def produce(

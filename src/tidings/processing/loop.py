@@ -35,7 +35,8 @@ from opentelemetry.trace import Span
 from tidings import tracing
 from tidings.kafka.config import consumer_config
 from tidings.kafka.consumer import take
-from tidings.kafka.producer import transactional_producer
+from tidings.kafka.errors import kafka_error_of
+from tidings.kafka.producer import commit_transaction, transactional_producer
 from tidings.kafka.records import RawRecord
 from tidings.logs import get_logger
 from tidings.processing.metrics import PartitionGauges, ServiceMetrics
@@ -244,22 +245,8 @@ class TransactionalLoop:
             self._paused[(topic, partition)] = not_before / 1000
 
     def _commit(self) -> None:
-        """Commit, retrying while librdkafka says a retry may still succeed (a coordinator
-        moving in a failover): aborting then would guess at an outcome the broker may
-        already have decided."""
-        deadline = time.monotonic() + self._timeout_s
-        while True:
-            try:
-                with self._call("commit_transaction"):
-                    self._producer.commit_transaction(self._timeout_s)
-                break
-            except KafkaException as exc:
-                err = exc.args[0] if exc.args else None
-                retriable = isinstance(err, KafkaError) and err.retriable()
-                if not retriable or time.monotonic() > deadline:
-                    raise
-                log.warning("commit_retried", error=str(exc))
-                time.sleep(0.1)
+        with self._call("commit_transaction"):
+            commit_transaction(self._producer, self._timeout_s)
         self._commits += 1
         if self._lose_every and self._commits % self._lose_every == 0:
             lost = KafkaError(KafkaError._TIMED_OUT, "commit answer lost (test hook)")
@@ -299,8 +286,8 @@ class TransactionalLoop:
     def _recover(self, exc: Exception, first: dict[TP, int]) -> None:
         """Abort, forget pending state, rewind; a fenced or fatal producer is replaced."""
         self._metrics.aborts.labels(self._service).inc()
-        err = exc.args[0] if isinstance(exc, KafkaException) and exc.args else None
-        fatal = isinstance(err, KafkaError) and err.fatal()
+        err = kafka_error_of(exc)
+        fatal = err is not None and err.fatal()
         log.warning("transaction_aborted", error=str(exc), fatal=fatal)
         if self._batch_span is not None:
             tracing.failed(self._batch_span, exc)
