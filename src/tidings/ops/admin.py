@@ -18,8 +18,9 @@ from tidings.domain.directory import ID_PATTERN, DirectoryLine, User
 from tidings.domain.signing import generate_private_key, public_key_of
 from tidings.domain.targets import parse_targets
 from tidings.errors import FieldError, ValidationFailed
-from tidings.kafka.producer import durable_producer
 from tidings.kafka.quotas import limit_direct_producer
+from tidings.kafka.records import Outgoing
+from tidings.ops.batch_write import write_all
 from tidings.settings import Settings
 from tidings.stores.clients import put_client
 
@@ -129,28 +130,16 @@ def load_directory(
     codec = codec or Codec()
     entries = list(parse_directory_lines(lines))
     topic = Topics(settings).directory.name
-    producer = durable_producer(settings, "admin-directory")
-    errors: list[Exception] = []
 
-    def on_delivery(err: object, msg: object) -> None:
-        if err is not None:
-            errors.append(RuntimeError(str(err)))
-
-    for _, user, _key in entries:
-        tenant, _, user_id = _key.partition("/")
+    def record(user: User | None, key: str) -> Outgoing:
+        tenant, _, user_id = key.partition("/")
         value = codec.encode("directory_entry", user.to_record()) if user is not None else None
-        while True:
-            try:
-                producer.produce(
-                    topic, key=user_key(tenant, user_id), value=value, on_delivery=on_delivery
-                )
-                break
-            except BufferError:
-                producer.poll(0.1)
-        producer.poll(0)
-    remaining = producer.flush(60)
-    if remaining or errors:
+        return Outgoing(topic, user_key(tenant, user_id), value)
+
+    records = (record(user, key) for _, user, key in entries)
+    acked = write_all(settings, "admin-directory", records, advance=lambda _n: None)
+    if acked < len(entries):
         raise RuntimeError(
-            f"directory load incomplete: {remaining} unacknowledged, {len(errors)} failed"
+            f"directory load incomplete: {len(entries) - acked} of {len(entries)} not acknowledged"
         )
     return len(entries)
