@@ -16,7 +16,7 @@ import orjson
 from tidings import tracing
 from tidings.contracts import headers as h
 from tidings.contracts.codec import Codec
-from tidings.contracts.state import TERMINAL, Stage, now_ms, state_record, state_seq
+from tidings.contracts.state import TERMINAL, Stage, chunks_done, now_ms, state_record
 from tidings.contracts.topics import user_key
 from tidings.kafka.records import RawRecord
 from tidings.logs import get_logger
@@ -27,7 +27,6 @@ from tidings.settings import Settings
 from tidings_fanout.deliveries import delivery_requests
 
 log = get_logger(__name__)
-RESOLVED_SEQ = state_seq(Stage.RESOLVED)
 
 
 class FanoutHandler(StatefulHandler):
@@ -48,7 +47,7 @@ class FanoutHandler(StatefulHandler):
                 bound.info("chunk_duplicate", stage=current["stage"])
                 return
             if current["stage"] == Stage.RESOLVED:
-                done = int(current["seq"]) - RESOLVED_SEQ
+                done = chunks_done(current)
                 counts.update(current.get("deliveries") or {})
         if index < done:
             bound.info("chunk_duplicate", chunks_done=done)

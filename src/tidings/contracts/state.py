@@ -143,6 +143,15 @@ def supersedes(candidate_seq: int, current_seq: int | None) -> bool:
     return current_seq is None or candidate_seq >= current_seq
 
 
+def chunks_done(record: dict[str, Any]) -> int:
+    """How many chunks fan-out has fanned out by this record: what a ``resolved`` record's
+    ``seq`` counts above ``state_seq(RESOLVED)`` (the inverse of its ``chunks_done``); 0 for
+    any other stage."""
+    if record["stage"] != Stage.RESOLVED:
+        return 0
+    return int(record["seq"]) - _RESOLVED_BASE
+
+
 def newer(candidate: dict[str, Any], current: dict[str, Any] | None) -> bool:
     """``supersedes`` for decoded records."""
     return supersedes(int(candidate["seq"]), None if current is None else int(current["seq"]))

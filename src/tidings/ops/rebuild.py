@@ -21,7 +21,7 @@ import orjson
 from tidings.contracts import headers as h
 from tidings.contracts.codec import Codec
 from tidings.contracts.partitioning import tenant_partition
-from tidings.contracts.state import Stage, latest_per_event, stage_time, state_record
+from tidings.contracts.state import Stage, latest_per_event, newer, stage_time, state_record
 from tidings.contracts.topics import Topics, state_key
 from tidings.kafka.records import Outgoing
 from tidings.ops.batch_write import write_all
@@ -201,8 +201,8 @@ def plan_rebuild(settings: Settings, codec: Codec, tenant: str | None) -> list[d
     for key, e in sorted(evidence.items()):
         derived = derive(e, channels)
         held = current.get(key)
-        # Only what is strictly newer: an equal record is already there.
-        if held is None or int(derived["seq"]) > int(held["seq"]):
+        # Only what the held record does not supersede: an equal one is already there.
+        if held is None or not newer(held, derived):
             out.append(derived)
     return out
 

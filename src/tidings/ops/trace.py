@@ -7,6 +7,7 @@ from typing import Any
 
 from tidings.contracts import headers as h
 from tidings.contracts.codec import Codec
+from tidings.contracts.state import latest_per_event
 from tidings.contracts.topics import Topics, TopicSpec
 from tidings.errors import NotFound
 from tidings.kafka.records import RawRecord
@@ -49,8 +50,8 @@ def trace(
         for record in _find(settings, codec, spec, Selection(), event_id)
     ]
     states = _find(settings, codec, topics.state, own, event_id)
-    originals = [s["value"] for s in states if s["value"] and not s["value"].get("replay_id")]
-    newest = max(originals, key=lambda v: int(v["seq"]), default=None)
+    # The state the event's view holds (forced redeliveries have their own).
+    newest = latest_per_event(s["value"] for s in states if s["value"]).get((tenant, event_id))
     return {
         "event_id": event_id,
         "tenant": tenant,

@@ -5,7 +5,14 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tidings.contracts.state import Stage, newer, public_view, state_record, state_seq
+from tidings.contracts.state import (
+    Stage,
+    chunks_done,
+    newer,
+    public_view,
+    state_record,
+    state_seq,
+)
 
 
 def test_the_happy_path_is_strictly_increasing() -> None:
@@ -62,3 +69,14 @@ def test_an_unproven_rejection_ranks_below_accepted() -> None:
     accepted = state_record("e", "acme", Stage.ACCEPTED)
     assert newer(accepted, forged)
     assert not newer(forged, accepted)
+
+
+@given(st.integers(min_value=0, max_value=100_000_000))
+def test_chunks_done_reads_back_what_a_resolved_record_counted(chunks: int) -> None:
+    record = state_record("e", "acme", Stage.RESOLVED, chunks_done=chunks)
+    assert chunks_done(record) == chunks
+
+
+def test_chunks_done_is_zero_outside_resolved() -> None:
+    for stage in (Stage.ACCEPTED, Stage.RESOLVING, Stage.RETRYING, Stage.DISPATCHED):
+        assert chunks_done(state_record("e", "acme", stage, attempt=1)) == 0
