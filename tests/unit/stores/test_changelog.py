@@ -250,6 +250,42 @@ def test_closing_a_partition_keeps_the_others_open(tmp_path: Path) -> None:
     assert s.assigned() == []
 
 
+def test_a_closed_partition_opened_again_resumes_from_its_checkpoint(
+    opened: ChangelogStores,
+) -> None:
+    opened.apply([change(0, Stage.ACCEPTED), change(6, Stage.RESOLVED)])
+    first = opened.get(0)
+    assert first is not None
+
+    opened.close([0])
+    assert first.closed
+    assert opened.assigned() == []
+
+    assert opened.open([0], {0: (0, 7)}) == {0: 7}
+    assert stage_of(opened) == "resolved"
+
+
+def test_opening_an_open_partition_keeps_its_store(opened: ChangelogStores) -> None:
+    before = opened.get(0)
+
+    opened.open([0, 1], {})
+
+    assert opened.get(0) is before
+    assert opened.assigned() == [0, 1]
+
+
+def test_a_store_rocksdb_cannot_open_is_reset_and_read_from_the_beginning(
+    tmp_path: Path,
+) -> None:
+    written(tmp_path, [change(0, Stage.ACCEPTED)])
+    (tmp_path / "state" / "0" / "CURRENT").write_text("MANIFEST-999999\n")
+
+    again = stores(tmp_path)
+    assert again.open([0, 1], {0: (0, 1), 1: (0, 0)}) == {0: BEGINNING, 1: BEGINNING}
+    assert list(again.rebuilt) == [0]
+    again.close_all()
+
+
 def test_stores_without_a_root_are_temporary(tmp_path: Path) -> None:
     s = ChangelogStores(None, "state", SPEC, LatestStates(CODEC, processing_key))
     s.open([0], {})

@@ -22,8 +22,6 @@ from tidings.stores.kv import (
     StoreCorrupt,
     StoreIdentityMismatch,
     StoreLocked,
-    StoreSet,
-    StoreUntrusted,
     destroy,
     escape,
     index_key,
@@ -451,56 +449,6 @@ def test_a_store_open_in_another_process_is_locked_and_never_wiped(tmp_path: Pat
             assert (store_path(tmp_path, "directory", 0) / "CURRENT").exists()
         finally:
             holder.kill()
-
-
-# -- the stores of the assigned partitions ------------------------------------------------
-
-
-def test_assign_opens_the_stores_of_the_assigned_partitions(tmp_path: Path) -> None:
-    with StoreSet(tmp_path, "directory", topic=TOPIC, partitions=4) as stores:
-        reset = stores.assign([0, 2])
-
-        assert reset == {}
-        assert stores.assigned() == {0, 2}
-        assert stores.checkpoints() == {0: None, 2: None}
-
-
-def test_revoke_closes_a_store_and_a_later_assign_resumes_from_its_checkpoint(
-    tmp_path: Path,
-) -> None:
-    with StoreSet(tmp_path, "directory", topic=TOPIC, partitions=4) as stores:
-        stores.assign([1])
-        first = stores[1]
-        first.apply(records(2), offset=7)
-
-        stores.revoke([1])
-        assert first.closed
-        assert stores.assigned() == frozenset()
-
-        stores.assign([1])
-        assert stores.checkpoints() == {1: 7}
-
-
-def test_assign_reports_and_resets_the_untrusted_stores(tmp_path: Path) -> None:
-    open_store(tmp_path, partition=3).close()
-    garble_current(store_path(tmp_path, "directory", 3))
-
-    with StoreSet(tmp_path, "directory", topic=TOPIC, partitions=4) as stores:
-        reset = stores.assign([2, 3])
-
-        assert list(reset) == [3]
-        assert isinstance(reset[3], StoreUntrusted)
-        assert stores.checkpoints() == {2: None, 3: None}
-
-
-def test_assigning_an_assigned_partition_keeps_its_open_store(tmp_path: Path) -> None:
-    with StoreSet(tmp_path, "directory", topic=TOPIC, partitions=4) as stores:
-        stores.assign([0])
-        before = stores[0]
-
-        stores.assign([0, 1])
-
-        assert stores[0] is before
 
 
 # -- reads for large views ----------------------------------------------------------------
