@@ -16,8 +16,10 @@ import typer
 
 from tidings.cli import output
 from tidings.contracts.codec import Codec
+from tidings.contracts.topics import Topics
 from tidings.domain.clients import SCOPES, ApiClient, ClientRegistry
-from tidings.errors import NotFound, Unavailable
+from tidings.errors import NotFound
+from tidings.kafka.view import replayed
 from tidings.ops.admin import create_client
 from tidings.settings import Settings
 from tidings.stores.clients import clients_view, put_client
@@ -43,13 +45,9 @@ TargetOption = typer.Option(
 def registry(settings: Settings, timeout_s: float) -> Iterator[ClientRegistry]:
     """The clients topic replayed into a registry."""
     clients = ClientRegistry()
-    view = clients_view(settings, Codec(settings.schemas_dir), clients).start()
-    try:
-        if not view.wait_ready(timeout_s):
-            raise Unavailable(f"could not read {settings.topic_prefix}clients in {timeout_s}s")
+    view = clients_view(settings, Codec(settings.schemas_dir), clients)
+    with replayed(view, Topics(settings).clients.name, timeout_s):
         yield clients
-    finally:
-        view.stop()
 
 
 def client_json(client: ApiClient) -> dict[str, Any]:

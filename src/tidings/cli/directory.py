@@ -14,7 +14,9 @@ import typer
 
 from tidings.cli import output
 from tidings.contracts.codec import Codec
+from tidings.contracts.topics import Topics
 from tidings.domain.directory import Directory
+from tidings.kafka.view import replayed
 from tidings.ops.admin import load_directory, parse_directory_lines
 from tidings.stores.directory import directory_view
 
@@ -70,12 +72,9 @@ def export(
     """Print the directory as it is now, as JSON Lines (the format ``load`` reads)."""
     settings = output.settings()
     directory = Directory()
-    view = directory_view(settings, Codec(settings.schemas_dir), directory).start()
-    try:
-        if not view.wait_ready(timeout_s):
-            output.fail("the directory topic could not be read in time", output.UNAVAILABLE)
-    finally:
-        view.stop()
+    view = directory_view(settings, Codec(settings.schemas_dir), directory)
+    with output.errors_as_exit_codes(), replayed(view, Topics(settings).directory.name, timeout_s):
+        pass  # replayed once: exported as it is now
     for name in [tenant] if tenant else directory.tenants():
         for user in sorted(directory.users(name), key=lambda u: u.id):
             sys.stdout.write(orjson.dumps(user.to_record()).decode() + "\n")

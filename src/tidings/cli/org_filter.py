@@ -12,8 +12,10 @@ from typing import Any
 
 from tidings.cli import output
 from tidings.contracts.codec import Codec
+from tidings.contracts.topics import Topics
 from tidings.domain.clients import ClientRegistry
 from tidings.kafka.records import RawRecord
+from tidings.kafka.view import replayed
 from tidings.ops.records_json import decode
 from tidings.settings import Settings
 from tidings.stores.clients import clients_view
@@ -27,12 +29,9 @@ class OrgFilter:
             output.fail("--org applies to the events and state topics", output.USAGE)
         self._codec, self._record, self.org = codec, record, org
         self._clients = ClientRegistry()
-        view = clients_view(settings, codec, self._clients).start()
-        try:
-            if not view.wait_ready(30):
-                output.fail("the clients topic could not be read in time", output.UNAVAILABLE)
-        finally:
-            view.stop()
+        view = clients_view(settings, codec, self._clients)
+        with output.errors_as_exit_codes(), replayed(view, Topics(settings).clients.name, 30):
+            pass  # replayed once: the tool reads what is on the topic now
 
     def keep(self, raw: RawRecord) -> bool:
         value, _ = decode(raw, self._codec, self._record)

@@ -11,9 +11,11 @@ import typer
 
 from tidings.cli import output
 from tidings.contracts.schema_files import load_json
+from tidings.contracts.topics import Topics
 from tidings.domain.compatibility import Compatibility
 from tidings.domain.payload_schemas import PayloadSchema, PayloadSchemas, bundled_payload_schemas
-from tidings.errors import SchemaIncompatible, Unavailable
+from tidings.errors import SchemaIncompatible
+from tidings.kafka.view import replayed
 from tidings.settings import Settings
 from tidings.stores.schemas import SchemaRegistry
 
@@ -29,13 +31,8 @@ TimeoutOption = typer.Option(30.0, "--timeout", help="Seconds to wait for the br
 @contextmanager
 def registry(settings: Settings, timeout_s: float) -> Iterator[SchemaRegistry]:
     """A registry that has replayed the schemas topic, stopped afterwards."""
-    reg = SchemaRegistry(settings).start()
-    try:
-        if not reg.wait_ready(timeout_s):
-            raise Unavailable(f"could not read {settings.topic_prefix}schemas in {timeout_s}s")
+    with replayed(SchemaRegistry(settings), Topics(settings).schemas.name, timeout_s) as reg:
         yield reg
-    finally:
-        reg.stop()
 
 
 def schema_json(schema: PayloadSchema, **extra: object) -> dict[str, object]:

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Collection
-from typing import Protocol
+from collections.abc import Callable, Collection, Iterator
+from contextlib import contextmanager
+from typing import Protocol, TypeVar
 
 from confluent_kafka import Message
 
+from tidings.errors import Unavailable
 from tidings.kafka.consumer import BEGINNING, PartitionReader
 from tidings.kafka.records import RawRecord
 from tidings.logs import get_logger
@@ -27,6 +29,31 @@ class Applier(Protocol):
     def __call__(
         self, key: bytes | None, value: bytes | None, partition: int, offset: int
     ) -> None: ...
+
+
+class Replayable(Protocol):
+    """A view of a compacted topic: ``CompactedView``, or a model that holds one."""
+
+    def start(self) -> object: ...
+    def wait_ready(self, timeout_s: float | None = None) -> bool: ...
+    def stop(self) -> None: ...
+
+
+R = TypeVar("R", bound=Replayable)
+
+
+@contextmanager
+def replayed(view: R, what: str, timeout_s: float) -> Iterator[R]:
+    """``view`` started and caught up with the high watermarks it found, stopped on leaving:
+    a tool's one read of a compacted topic. ``Unavailable`` when ``what`` (the topic) could
+    not be read within ``timeout_s``."""
+    view.start()
+    try:
+        if not view.wait_ready(timeout_s):
+            raise Unavailable(f"could not read {what} in {timeout_s}s")
+        yield view
+    finally:
+        view.stop()
 
 
 class CompactedView:
