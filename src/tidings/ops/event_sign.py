@@ -7,20 +7,17 @@ application/avro+json``) and the resolver re-encodes it to verify (docs/trust-mo
 
 from __future__ import annotations
 
-from tidings.contracts import headers as h
-from tidings.contracts.codec import CONTENT_TYPE_JSON, Codec
+from tidings.contracts.codec import Codec
 from tidings.contracts.topics import event_key
 from tidings.domain.envelope import encode_event
 from tidings.domain.signing import Signer
-from tidings.ops.records_json import FIELD_SEPARATOR, HEADER_KEY_SEPARATOR, HEADER_SEPARATOR
+from tidings.ops.records_json import console_format
 
 
 def sign_avro_json(codec: Codec, avro_json: str, signer_id: str, signing_key: str) -> str:
     """``headers<TAB>key<TAB>value`` for ``kafka-console-producer`` (parse.key, parse.headers)."""
     event = codec.decode_json(avro_json.encode(), "event")
     _, headers = encode_event(codec, event, Signer(signer_id, signing_key))
-    values = {k: (v.decode() if isinstance(v, bytes) else str(v)) for k, v in headers}
-    values[h.CONTENT_TYPE] = CONTENT_TYPE_JSON
-    head = HEADER_SEPARATOR.join(f"{k}{HEADER_KEY_SEPARATOR}{v}" for k, v in values.items())
-    value = codec.encode_json("event", event).decode()
-    return FIELD_SEPARATOR.join([head, event_key(event["tenant"]).decode(), value])
+    return console_format(
+        headers, event_key(event["tenant"]), codec.encode_json("event", event).decode()
+    )

@@ -16,6 +16,7 @@ Two line formats:
 from __future__ import annotations
 
 import base64
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,18 +74,28 @@ def json_line(raw: RawRecord, codec: Codec, name: str | None) -> str:
     return orjson.dumps(to_json(raw, codec, name)).decode()
 
 
+def console_format(
+    headers: Iterable[tuple[str, str | bytes | None]], key: bytes | None, avro_json: str
+) -> str:
+    """``headers<TAB>key<TAB>value`` as ``kafka-console-producer`` (parse.key, parse.headers)
+    reads it; ``content-type`` says Avro JSON. A header the format cannot carry is refused."""
+    values = {
+        **{k: v.decode() if isinstance(v, bytes) else str(v) for k, v in headers},
+        h.CONTENT_TYPE: CONTENT_TYPE_JSON,
+    }
+    for k, v in values.items():
+        if any(sep in k + v for sep in (HEADER_SEPARATOR, HEADER_KEY_SEPARATOR, FIELD_SEPARATOR)):
+            raise MalformedRequest(f"header {k!r} cannot be written in console format")
+    head = HEADER_SEPARATOR.join(f"{k}{HEADER_KEY_SEPARATOR}{v}" for k, v in values.items())
+    return FIELD_SEPARATOR.join([head, (key or b"").decode(), avro_json])
+
+
 def console_line(raw: RawRecord, codec: Codec, name: str) -> str:
     """The record as ``kafka-console-producer`` (parse.key, parse.headers) reads it."""
     value, error = decode(raw, codec, name)
     if value is None:
         raise MalformedRequest(f"offset {raw.offset} does not decode ({error})")
-    headers = {**{k: v.decode() for k, v in raw.headers}, h.CONTENT_TYPE: CONTENT_TYPE_JSON}
-    for k, v in headers.items():
-        if any(sep in k + v for sep in (HEADER_SEPARATOR, HEADER_KEY_SEPARATOR, FIELD_SEPARATOR)):
-            raise MalformedRequest(f"header {k!r} cannot be written in console format")
-    head = HEADER_SEPARATOR.join(f"{k}{HEADER_KEY_SEPARATOR}{v}" for k, v in headers.items())
-    key = (raw.key or b"").decode()
-    return FIELD_SEPARATOR.join([head, key, codec.encode_json(name, value).decode()])
+    return console_format(raw.headers, raw.key, codec.encode_json(name, value).decode())
 
 
 @dataclass(frozen=True)
