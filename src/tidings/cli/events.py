@@ -18,6 +18,7 @@ from tidings.cli.selection import (
     TypeOption,
     selection,
 )
+from tidings.contracts import headers as h
 from tidings.contracts.codec import Codec
 from tidings.contracts.topics import Topics, TopicSpec, tenant_of_key
 from tidings.kafka.records import RawRecord
@@ -55,7 +56,7 @@ def keep(raw: RawRecord, sel: Selection, event_type: str | None) -> bool:
     """Filters on key and headers only: records that do not decode are still shown."""
     if sel.tenant is not None and tenant_of_key(raw.key) != sel.tenant:
         return False
-    if event_type is not None and dict(raw.headers).get("event-type") != event_type.encode():
+    if event_type is not None and dict(raw.headers).get(h.EVENT_TYPE) != event_type.encode():
         return False
     if sel.start_ms is not None and raw.timestamp < sel.start_ms:
         return False

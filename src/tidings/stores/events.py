@@ -37,7 +37,7 @@ from typing import Any
 import orjson
 
 from tidings.contracts.codec import CONTENT_TYPE_BINARY, Codec
-from tidings.contracts.headers import to_dict
+from tidings.contracts.headers import CONTENT_TYPE, to_dict
 from tidings.contracts.partitioning import tenant_partition
 from tidings.contracts.topics import Topics
 from tidings.domain.idempotency import scoped_key
@@ -254,7 +254,7 @@ class RecentTable:
         if raw.value is None:
             return None
         headers = to_dict(raw.headers)
-        content_type = headers.get("content-type", b"").decode() or None
+        content_type = headers.get(CONTENT_TYPE, b"").decode() or None
         try:
             event = self._codec.decode_value(raw.value, content_type, "event")
             binary = content_type in (None, CONTENT_TYPE_BINARY)
