@@ -125,8 +125,10 @@ class TransactionalLoop:
     @contextlib.contextmanager
     def _call(self, name: str) -> Iterator[None]:
         """Mark a blocking transactional call: librdkafka has been seen to ignore the timeout
-        of ``send_offsets_to_transaction`` after a broker restart (confluent-kafka-python
-        issue 5511), and only a watchdog outside the call can tell."""
+        of ``send_offsets_to_transaction`` after a broker restart (librdkafka issue #5511,
+        https://github.com/confluentinc/librdkafka/issues/5511; docs/guarantees.md, "A
+        librdkafka stall, and the watchdog that ends it"), and only a watchdog outside the
+        call can tell."""
         self.in_call = (name, time.monotonic())
         try:
             yield
