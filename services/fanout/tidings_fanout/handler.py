@@ -102,6 +102,7 @@ class FanoutHandler(StatefulHandler):
             history=summary.get("history") or [],
             client_id=summary.get("client_id"),
             source_reference=summary.get("source_reference"),
+            fingerprint=summary.get("fingerprint"),
             detail=None if final else "the audience is still being resolved in slices",
             at=at,
         )

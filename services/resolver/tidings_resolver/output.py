@@ -31,6 +31,7 @@ def event_state(event: Mapping[str, Any], stage: Stage, **fields: Any) -> dict[s
         accepted_at=event.get("accepted_at"),
         client_id=source.get("client_id"),
         source_reference=source.get("reference"),
+        fingerprint=event.get("fingerprint"),
         **fields,
     )
 
@@ -99,6 +100,7 @@ def write_resolution(
             "accepted_at": event.get("accepted_at"),
             "client_id": (event.get("source") or {}).get("client_id"),
             "source_reference": (event.get("source") or {}).get("reference"),
+            "fingerprint": event.get("fingerprint"),
         }
     )
     headers = h.to_list(

@@ -92,6 +92,7 @@ def state_record(
     history: list[dict[str, Any]] | None = None,
     client_id: str | None = None,
     source_reference: str | None = None,
+    fingerprint: str | None = None,
 ) -> dict[str, Any]:
     """The value of one state record (schema ``state``). ``history`` is every stage before
     this one; this record's own stage is appended to it here, so the newest record (all that
@@ -118,6 +119,7 @@ def state_record(
         "history": with_stage(history or [], stage, at, attempt),
         "client_id": client_id,
         "source_reference": source_reference,
+        "fingerprint": fingerprint,
     }
 
 

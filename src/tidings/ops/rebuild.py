@@ -91,6 +91,7 @@ def derive(e: Evidence, channels: set[str]) -> dict[str, Any]:
         "accepted_at": ev["accepted_at"],
         "client_id": source.get("client_id"),
         "source_reference": source.get("reference"),
+        "fingerprint": ev.get("fingerprint"),
     }
     if e.chunks:  # processed; a dead letter beside it is a refused duplicate
         return _resolved(e, channels)
