@@ -26,12 +26,19 @@ from tests.support.kafka import module_settings
 from tests.support.ports import free_port
 from tidings.contracts.codec import Codec
 from tidings.contracts.topics import Topics, event_key
-from tidings.domain.envelope import build_envelope, encode_event, parse_request, validate_request
+from tidings.domain.envelope import (
+    build_envelope,
+    encode_event,
+    parse_request,
+    request_fingerprint,
+    validate_request,
+)
 from tidings.domain.payload_schemas import PayloadSchemas, bundled_payload_schemas
-from tidings.domain.signing import Signer
+from tidings.domain.signing import RecordSigner, Signer
 from tidings.kafka.config import consumer_config
 from tidings.kafka.producer import durable_producer
 from tidings.ops.admin import create_client, load_directory
+from tidings.service_keys import service_key_ring
 from tidings.settings import Settings, TopicSettings
 from tidings.stores.schemas import SchemaRegistry
 
@@ -159,13 +166,21 @@ class DirectProducer:
         schemas: PayloadSchemas | None = None,
         *,
         scopes: Iterable[str] = ("notifications:write",),
+        as_ingest: bool = False,
         **client: Any,
     ):
-        """``client``: more of ``create_client``'s options (``org``, ``targets``, …)."""
+        """``client``: more of ``create_client``'s options (``org``, ``targets``, …).
+        ``as_ingest``: records under the services' MAC, as the ingest writes what it accepted
+        (the resolver checks their recipients no more: a listed user may have left since)."""
         created = create_client(settings, tenant, list(scopes), signing_key=True, **client)
         assert created.signing_key is not None
         self.settings, self.tenant = settings, tenant
-        self.signer = Signer(created.client.client_id, created.signing_key)
+        self.org: str | None = client.get("org")
+        self.signer: RecordSigner = (
+            service_key_ring(settings).signer()
+            if as_ingest
+            else Signer(created.client.client_id, created.signing_key)
+        )
         self.client_id = created.client.client_id
         self.codec = Codec()
         self.schemas = schemas or PayloadSchemas(bundled_payload_schemas())
@@ -173,11 +188,17 @@ class DirectProducer:
         self.producer: Producer = durable_producer(settings, f"test-{tenant}")
 
     def envelope(self, body: Mapping[str, Any], key: str | None = None) -> dict[str, Any]:
-        validated = validate_request(
-            parse_request(body), self.tenant, self.schemas, self.settings.limits
-        )
+        """What the producer library would write, without its checks; a keyed one carries its
+        key's event id and the request's fingerprint, as the library's does."""
+        request = parse_request(body)
+        validated = validate_request(request, self.tenant, self.schemas, self.settings.limits)
         return build_envelope(
-            validated, tenant=self.tenant, client_id=self.client_id, idempotency_key=key
+            validated,
+            tenant=self.tenant,
+            client_id=self.client_id,
+            idempotency_key=key,
+            fingerprint=None if key is None else request_fingerprint(request),
+            org=self.org,
         )
 
     def send_envelope(self, envelope: Mapping[str, Any], record_key: bytes | None = None) -> None:

@@ -3,6 +3,13 @@
 Dedupe is by event id against the state of this instance's partitions (restored from the
 state topic on assignment, plus what this instance committed since), so a redelivered or
 doubly appended event never produces a second set of chunks.
+
+A direct producer's record is also held to the endpoint's last two rules, which need state
+or the directory: its Idempotency-Key (a key names one event, ``event_id_for``; that event's
+state, which carries its request's fingerprint, is the key's first use, so the index is the
+state store itself and survives restarts and rebalances) and its listed recipients (known in
+its tenant and organization, as the directory says when it is processed). Records under the
+ingest's MAC were checked by the ingest and cost nothing more here.
 """
 
 from __future__ import annotations
@@ -16,7 +23,10 @@ from tidings.contracts.state import TERMINAL, UNPROVEN, Stage, now_ms, state_rec
 from tidings.contracts.topics import event_key
 from tidings.domain.clients import ClientRegistry
 from tidings.domain.directory import DirectoryReader
+from tidings.domain.envelope import event_id_for, require_known_recipients
+from tidings.domain.idempotency import require_key_owner
 from tidings.domain.payload_schemas import PayloadSchemas
+from tidings.errors import TidingsError
 from tidings.kafka.records import RawRecord
 from tidings.kafka.view import CompactedView
 from tidings.logs import get_logger
@@ -30,7 +40,7 @@ from tidings.processing.loop import Consumed
 from tidings.processing.outbox import Defer, Outbox
 from tidings.processing.stateful import StatefulHandler
 from tidings.settings import Settings
-from tidings_resolver.inbound import InboundEvent, Invalid, read_event
+from tidings_resolver.inbound import InboundEvent, Invalid, detail_of, read_event
 from tidings_resolver.output import event_state, history_until_now
 from tidings_resolver.resolution import policy_for
 from tidings_resolver.slices import Slicer, fanout_backlog
@@ -59,6 +69,7 @@ class ResolverHandler(StatefulHandler):
     ) -> None:
         self._p = settings.processing
         self._hooks = settings.test_hooks
+        self._key_window_ms = settings.topics.idempotency_window_ms
         super().__init__(settings, codec, "resolver")
         self._directory, self._directory_view = directory, directory_view
         self._clients, self._clients_view, self._schemas = clients, clients_view, schemas
@@ -142,6 +153,12 @@ class ResolverHandler(StatefulHandler):
         current = self._current(inbound.tenant, inbound.event_id, replay_id)
         if current is not None and current["seq"] == UNPROVEN:
             current = None  # a forger's rejection under this id does not make this one done
+        if attempt == 1 and inbound.direct and inbound.event.get("idempotency_key") is not None:
+            try:
+                current = self._key_owner(inbound, current)
+            except Invalid as inv:
+                self._reject(msg, out, inv, original, past)
+                return
         if attempt == 1 and current is not None and current["stage"] != Stage.ACCEPTED:
             # The resolver is the only writer of an event's first state record, and it
             # handles a partition in log order: any state means this one was seen already.
@@ -161,6 +178,20 @@ class ResolverHandler(StatefulHandler):
         if problem is not None:
             self._retry_or_fail(msg, out, inbound, original, attempt, past, problem, history, now)
             return
+        if inbound.direct:  # the directory is caught up: the endpoint's recipient check
+            try:
+                scope = inbound.event["recipients"]
+                require_known_recipients(
+                    self._directory,
+                    inbound.tenant,
+                    inbound.org,
+                    scope["users"],
+                    scope["roles"],
+                    scope["groups"],
+                )
+            except TidingsError as exc:
+                self._reject(msg, out, self._refusal(inbound, exc), original, past)
+                return
         offset = sum(self._directory_view.position().values())
         channels = policy_for(inbound.event["type"], self._p.channel_policy, self._p.channels)
         # The first slice of its audience (all of it unless large: slices.py, fair sharing).
@@ -209,6 +240,55 @@ class ResolverHandler(StatefulHandler):
             at=now,
             directory_offset=int(cursor["directory_offset"]),
             cursor=cursor,
+        )
+
+    def _key_owner(
+        self, inbound: InboundEvent, current: dict[str, Any] | None
+    ) -> dict[str, Any] | None:
+        """The state of the event a direct record's Idempotency-Key names (its own ``current``
+        when its id is the key's; None: the key's first use), or ``Invalid``: a key names
+        one event (``event_id_for``), and another body under it is refused as the endpoint
+        refuses it, without touching that event's state."""
+        tenant, key = inbound.tenant, str(inbound.event["idempotency_key"])
+        owner_id = event_id_for(tenant, key, inbound.org)
+        own = owner_id == inbound.event_id
+        first = current if own else self._current(tenant, owner_id)
+        if first is not None and (first["seq"] == UNPROVEN or first["stage"] == Stage.ACCEPTED):
+            first = None
+        if first is None:
+            if own:
+                return None
+            # A hand-written id beside its key: nothing else could find this event by its key.
+            raise Invalid(
+                "invalid_idempotency_key",
+                f"a record under this Idempotency-Key must carry the event id {owner_id}",
+                inbound.event_id,
+                tenant,
+                proven=True,
+                client_id=str(inbound.event["source"]["client_id"]),
+            )
+        try:
+            require_key_owner(
+                first.get("fingerprint"),
+                first.get("accepted_at"),
+                inbound.event.get("fingerprint"),
+                now_ms(),
+                self._key_window_ms,
+            )
+        except TidingsError as exc:
+            raise self._refusal(inbound, exc, own_state=not own) from None
+        return first  # the key's event again: a duplicate, dropped below
+
+    @staticmethod
+    def _refusal(inbound: InboundEvent, exc: TidingsError, own_state: bool = True) -> Invalid:
+        return Invalid(
+            exc.code,
+            detail_of(exc),
+            inbound.event_id,
+            inbound.tenant,
+            proven=True,
+            client_id=str(inbound.event["source"]["client_id"]),
+            own_state=own_state,
         )
 
     def _transient_problem(self, inbound: InboundEvent, attempt: int) -> tuple[str, str] | None:
@@ -340,7 +420,7 @@ class ResolverHandler(StatefulHandler):
         now = now_ms()  # the state and its dead letter share it (a rebuild reproduces it)
         current = self._current(inv.tenant, inv.event_id) if inv.event_id and inv.tenant else None
         known_ours = inv.proven and current is not None and current["stage"] not in TERMINAL
-        if inv.event_id and inv.tenant and (current is None or known_ours):
+        if inv.own_state and inv.event_id and inv.tenant and (current is None or known_ours):
             self._writes.state(
                 out,
                 state_record(

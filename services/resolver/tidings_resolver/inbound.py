@@ -45,12 +45,16 @@ class Invalid(Exception):
         *,
         proven: bool = False,
         client_id: str | None = None,
+        own_state: bool = True,
     ) -> None:
         super().__init__(f"{error_class}: {detail}")
         self.error_class, self.detail = error_class, detail
         self.event_id, self.tenant = event_id, tenant
         self.proven = proven  # origin verified: the event is who it says it is
         self.client_id = client_id  # its proven creator (its readers are that client's org's)
+        # False: the event id is another event's (a key reused with another body), whose state
+        # this refusal must not touch; the dead letter alone tells it.
+        self.own_state = own_state
 
 
 @dataclass(frozen=True)
@@ -58,6 +62,9 @@ class InboundEvent:
     event: dict[str, Any]
     rules: list[Rule]
     org: str | None = None  # recipients resolve inside it; None: the whole tenant
+    # Signed by a direct producer (not vouched for by the ingest's MAC): its recipients and its
+    # Idempotency-Key are checked at processing time (handler.py), as the endpoint checks them.
+    direct: bool = False
 
     @property
     def event_id(self) -> str:
@@ -67,6 +74,10 @@ class InboundEvent:
     def tenant(self) -> str:
         return str(self.event["tenant"])
 
+
+# Origin reasons the endpoint answers with a code of its own (403 ``forbidden``, the reason as
+# its detail): a direct producer's record breaking them ends with that code.
+FORBIDDEN = frozenset({"write_scope_missing", "type_not_allowed"})
 
 _CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
@@ -124,6 +135,11 @@ def read_event(
             catch_up_clients()
             signer = verify_origin(event, key, headers, canonical, clients, service_keys)
     except OriginRejected as exc:
+        creator_id = str(event["source"]["client_id"])
+        if exc.reason in FORBIDDEN:  # the signer is proven; its credential may not do this
+            raise Invalid(
+                "forbidden", exc.reason, event_id, key_tenant, proven=True, client_id=creator_id
+            ) from None
         raise Invalid("origin_rejected", exc.reason, event_id, key_tenant) from None
     creator = str(event["source"]["client_id"])
     org: str | None = event.get("org")
@@ -137,7 +153,7 @@ def read_event(
             signer.require_targets(scope["users"], scope["roles"], scope["groups"], scope["rules"])
         except TidingsError as exc:
             raise Invalid(
-                exc.code, _detail(exc), event_id, key_tenant, proven=True, client_id=creator
+                exc.code, detail_of(exc), event_id, key_tenant, proven=True, client_id=creator
             ) from None
     try:
         if signer is not None:  # a direct producer's or a console's event: checked here
@@ -155,11 +171,12 @@ def read_event(
         ) from None
     except TidingsError as exc:
         raise Invalid(
-            exc.code, _detail(exc), event_id, key_tenant, proven=True, client_id=creator
+            exc.code, detail_of(exc), event_id, key_tenant, proven=True, client_id=creator
         ) from None
-    return InboundEvent(event, rules, org)
+    return InboundEvent(event, rules, org, direct=signer is not None)
 
 
-def _detail(exc: TidingsError) -> str:
+def detail_of(exc: TidingsError) -> str:
+    """A refusal's detail with the fields it names (what the dead letter says)."""
     fields = "; ".join(f"{e.path}: {e.message}" for e in exc.errors)
     return f"{exc.detail} ({fields})" if fields else exc.detail

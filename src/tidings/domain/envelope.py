@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -155,26 +155,40 @@ def _check_recipients(
     if scope.rules:  # most events list users, roles or groups: no parser to build
         parse_rules(scope.rules, RuleLimits.of(limits))
     if directory is not None:
-        # Lookups are per tenant, so a user of another tenant is exactly an unknown user;
-        # and one outside the caller's organization too.
-        errors = [
-            FieldError(f"recipients.users[{i}]", "unknown user")
-            for i, name in enumerate(scope.users)
-            if not in_org(directory.get(tenant, name), org)
-        ]
-        errors += [
-            FieldError(f"recipients.roles[{i}]", "unknown role")
-            for i, name in enumerate(scope.roles)
-            if not directory.has_role(tenant, name, org)
-        ]
-        errors += [
-            FieldError(f"recipients.groups[{i}]", "unknown group")
-            for i, name in enumerate(scope.groups)
-            if not directory.has_group(tenant, name, org)
-        ]
-        if errors:
-            raise InvalidRecipients("recipients not found in this tenant", errors=errors)
+        require_known_recipients(directory, tenant, org, scope.users, scope.roles, scope.groups)
     return [canonical(rule) for rule in scope.rules]
+
+
+def require_known_recipients(
+    directory: DirectoryReader,
+    tenant: str,
+    org: str | None,
+    users: Sequence[str],
+    roles: Sequence[str],
+    groups: Sequence[str],
+) -> None:
+    """422 ``invalid_recipients`` naming every listed user, role or group the directory does
+    not know in ``tenant`` (in ``org``, when given): the ingest's check, the library's, and
+    the resolver's for records of direct producers."""
+    # Lookups are per tenant, so a user of another tenant is exactly an unknown user;
+    # and one outside the caller's organization too.
+    errors = [
+        FieldError(f"recipients.users[{i}]", "unknown user")
+        for i, name in enumerate(users)
+        if not in_org(directory.get(tenant, name), org)
+    ]
+    errors += [
+        FieldError(f"recipients.roles[{i}]", "unknown role")
+        for i, name in enumerate(roles)
+        if not directory.has_role(tenant, name, org)
+    ]
+    errors += [
+        FieldError(f"recipients.groups[{i}]", "unknown group")
+        for i, name in enumerate(groups)
+        if not directory.has_group(tenant, name, org)
+    ]
+    if errors:
+        raise InvalidRecipients("recipients not found in this tenant", errors=errors)
 
 
 def build_envelope(

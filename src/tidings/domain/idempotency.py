@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from tidings.errors import IdempotencyKeyReused, InvalidIdempotencyKey
+from tidings.errors import IdempotencyKeyExpired, IdempotencyKeyReused, InvalidIdempotencyKey
 
 MAX_KEY_LENGTH = 255
 # RFC 8941 sf-string: printable ASCII, with only \\ and \" escaped inside the quotes.
@@ -50,8 +50,28 @@ def parse_header(raw: str | None) -> str | None:
     return check_key(value)
 
 
-def require_same_request(first: str | None, fingerprint: str) -> None:
+def require_same_request(first: str | None, fingerprint: str | None) -> None:
     """422 ``idempotency_key_reused`` unless a key's first request had this fingerprint (the
     canonical body's): the same answer over HTTP and from the producer library."""
     if first != fingerprint:
         raise IdempotencyKeyReused("this Idempotency-Key was used for another request")
+
+
+def require_key_owner(
+    first: str | None,
+    first_accepted_at: int | None,
+    fingerprint: str | None,
+    at: int,
+    window_ms: int,
+) -> None:
+    """A record under a key whose event the log already holds (the resolver's side of the rule):
+    nothing when it is that event again (same fingerprint, or the first one's is unknown: a
+    duplicate, dropped); otherwise 422 ``idempotency_key_reused`` within the key window and
+    ``idempotency_key_expired`` after it, as the endpoint answers a new request under it."""
+    if first is None or first == fingerprint:
+        return
+    if first_accepted_at is not None and first_accepted_at + window_ms <= at:
+        raise IdempotencyKeyExpired(
+            "this Idempotency-Key created another event before the key window; use a new key"
+        )
+    require_same_request(first, fingerprint)

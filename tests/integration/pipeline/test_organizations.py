@@ -225,6 +225,7 @@ def created_by(api: dict[str, httpx.Client], settings: Settings) -> dict[str, st
         ("north", "wide", True),
         ("south", "south", True),
         ("south", "north", False),
+        ("south", "wide", True),
         ("wide", "wide", True),
         ("wide", "north", False),
         ("wide", "south", False),
@@ -356,8 +357,13 @@ def direct(url: str, settings: Settings) -> dict[str, DirectProducer]:
     """Direct producers (``url``: the stack runs); each signs with its own client's key."""
     return {
         "north": DirectProducer(settings, TENANT, org="north"),
+        "south": DirectProducer(settings, TENANT, org="south"),
         "wide": DirectProducer(settings, TENANT),
         "ops_only": DirectProducer(settings, TENANT, targets=["roles:ops-*"]),
+        "hr_only": DirectProducer(settings, TENANT, targets=["groups:hr-*"]),
+        "users_only": DirectProducer(settings, TENANT, targets=["users"]),
+        "rules_only": DirectProducer(settings, TENANT, targets=["rules"]),
+        "delayed_only": DirectProducer(settings, TENANT, event_types=[DELAYED]),
         "read_only": DirectProducer(settings, TENANT, scopes=[SCOPE_READ]),
     }
 
@@ -369,17 +375,73 @@ def sent(producer: DirectProducer, recipients: dict[str, Any], **override: Any) 
     return str(envelope["event_id"])
 
 
-def test_a_direct_north_record_listing_a_south_user_ends_without_reaching_them(
+def test_a_direct_north_record_listing_a_south_user_is_rejected_and_reaches_nobody(
     direct: dict[str, DirectProducer], settings: Settings
 ) -> None:
+    """As over HTTP (422 ``invalid_recipients``): the whole record is refused, not n alone
+    reached, and the dead letter names the entry as an unknown user."""
     event_id = sent(direct["north"], {"users": ["s", "n"]})
-    assert reached(settings, [event_id])[event_id] == {"n"}
     state = wait_states(settings, [event_id], ENDED)[event_id]
-    assert state["skipped"] == {"unknown": 1}
+    assert (state["stage"], state["error_class"]) == ("rejected", "invalid_recipients")
+    letter = dead_letter(settings, event_id)
+    assert letter["error_class"] == "invalid_recipients"
+    assert "recipients.users[0]: unknown user" in letter["detail"]
+    assert "recipients.users[1]" not in letter["detail"]
+    assert reached_nobody(settings, event_id)
+
+
+@pytest.fixture(scope="module")
+def direct_users(
+    direct: dict[str, DirectProducer], settings: Settings
+) -> dict[tuple[str, str], dict[str, Any]]:
+    """Each direct producer of an organization or of the tenant lists each user once; every
+    record sent at once, their final states."""
+    ids = {
+        (who, user): sent(direct[who], {"users": [user]})
+        for who in ("north", "south", "wide")
+        for user in MEMBERSHIP
+    }
+    states = wait_states(settings, ids.values(), ENDED)
+    return {case: states[event_id] for case, event_id in ids.items()}
+
+
+@pytest.mark.parametrize("who", ["north", "south", "wide"])
+@pytest.mark.parametrize("user", sorted(MEMBERSHIP))
+def test_a_direct_record_listing_a_user_outside_its_organization_is_rejected_as_unknown(
+    direct_users: dict[tuple[str, str], dict[str, Any]], settings: Settings, who: str, user: str
+) -> None:
+    state = direct_users[(who, user)]
+    if user in REACH[who]:
+        assert state["stage"] == "dispatched", state
+        assert reached(settings, [state["event_id"]])[state["event_id"]] == {user}
+        return
+    assert (state["stage"], state["error_class"]) == ("rejected", "invalid_recipients")
+    letter = dead_letter(settings, state["event_id"])
+    assert (letter["error_class"], letter["detail"]) == (
+        "invalid_recipients",
+        "recipients not found in this tenant (recipients.users[0]: unknown user)",
+    )
+
+
+@pytest.mark.parametrize(
+    ("who", "recipients"),
+    [
+        ("north", {"roles": ["only-south"]}),
+        ("north", {"groups": ["no-such-group"]}),
+        ("wide", {"roles": ["no-such-role"]}),
+    ],
+)
+def test_a_direct_record_naming_a_role_or_group_unknown_to_its_organization_is_rejected(
+    direct: dict[str, DirectProducer], settings: Settings, who: str, recipients: dict[str, Any]
+) -> None:
+    event_id = sent(direct[who], recipients)
+    state = wait_states(settings, [event_id], ENDED)[event_id]
+    assert (state["stage"], state["error_class"]) == ("rejected", "invalid_recipients")
+    assert reached_nobody(settings, event_id)
 
 
 @pytest.mark.parametrize("kind", sorted(SCOPES))
-@pytest.mark.parametrize("who", ["north", "wide"])
+@pytest.mark.parametrize("who", ["north", "south", "wide"])
 def test_direct_scopes_resolve_inside_the_producers_organization(
     direct: dict[str, DirectProducer], settings: Settings, kind: str, who: str
 ) -> None:
@@ -424,12 +486,98 @@ def test_direct_records_outside_the_producers_targets_are_rejected_with_a_dead_l
     assert "recipients." in letter["detail"]
 
 
+@pytest.fixture(scope="module")
+def direct_targeted(
+    direct: dict[str, DirectProducer], settings: Settings
+) -> dict[tuple[str, str], dict[str, Any]]:
+    """Producers limited to ``groups:hr-*``, ``users`` or ``rules``, each sending what its
+    targets allow and what they do not, all at once; their final states."""
+    ids = {
+        (who, name): sent(direct[who], recipients)
+        for who, cases in TARGETED.items()
+        for name, (recipients, _) in cases.items()
+    }
+    states = wait_states(settings, ids.values(), ENDED)
+    return {case: states[event_id] for case, event_id in ids.items()}
+
+
+TARGETED: dict[str, dict[str, tuple[dict[str, Any], bool]]] = {
+    "hr_only": {
+        "hr-group": ({"groups": ["hr-eu"]}, True),
+        "other-group": ({"groups": ["all"]}, False),
+        "a-user": ({"users": ["n"]}, False),
+    },
+    "users_only": {
+        "a-user": ({"users": ["n", "x"]}, True),
+        "a-role": ({"roles": ["staff"]}, False),
+        "a-rule": ({"rules": [{"attribute": "site", "equals": "hq"}]}, False),
+    },
+    "rules_only": {
+        "a-rule": ({"rules": [{"attribute": "site", "equals": "hq"}]}, True),
+        "a-user": ({"users": ["n"]}, False),
+        "a-group": ({"groups": ["hr-eu"]}, False),
+    },
+}
+
+
+@pytest.mark.parametrize(
+    ("who", "case"), [(who, case) for who, cases in TARGETED.items() for case in cases]
+)
+def test_direct_targets_of_each_kind_accept_their_own_and_reject_the_rest(
+    direct_targeted: dict[tuple[str, str], dict[str, Any]],
+    settings: Settings,
+    who: str,
+    case: str,
+) -> None:
+    state = direct_targeted[(who, case)]
+    if TARGETED[who][case][1]:
+        assert state["stage"] == "dispatched", state
+        assert reached(settings, [state["event_id"]])[state["event_id"]]
+        return
+    assert (state["stage"], state["error_class"]) == ("rejected", "recipients_not_allowed")
+    assert dead_letter(settings, state["event_id"])["error_class"] == "recipients_not_allowed"
+    assert reached_nobody(settings, state["event_id"])
+
+
+def test_a_direct_record_of_a_type_outside_the_allow_list_is_rejected_as_forbidden(
+    direct: dict[str, DirectProducer], settings: Settings
+) -> None:
+    """The endpoint's 403 ``forbidden`` for the same request, with the reason as detail."""
+    event_id = sent(direct["delayed_only"], {"users": ["n"]})  # content.approved
+    state = wait_states(settings, [event_id], ENDED)[event_id]
+    assert (state["stage"], state["error_class"]) == ("rejected", "forbidden")
+    assert dead_letter(settings, event_id)["detail"] == "type_not_allowed"
+    assert reached_nobody(settings, event_id)
+
+
+@pytest.fixture(scope="module")
+def created_directly(direct: dict[str, DirectProducer], settings: Settings) -> dict[str, str]:
+    """One event by each direct producer of an organization or of the tenant, ended."""
+    ids = {who: sent(direct[who], {"roles": ["staff"]}) for who in ("north", "south", "wide")}
+    wait_states(settings, ids.values(), ENDED)
+    return ids
+
+
+@pytest.mark.parametrize("creator", ["north", "south", "wide"])
+@pytest.mark.parametrize("reader", ["north", "south", "wide"])
+def test_get_of_a_direct_producers_event_follows_the_producers_organization(
+    api: dict[str, httpx.Client], created_directly: dict[str, str], creator: str, reader: str
+) -> None:
+    response = api[reader].get(f"/api/v1/notifications/{created_directly[creator]}")
+    if reader in (creator, "wide"):
+        assert response.status_code == 200, response.text
+        return
+    unknown = api[reader].get("/api/v1/notifications/00000000-0000-4000-8000-000000000000")
+    assert (response.status_code, unknown.status_code) == (404, 404)
+    assert without_request_id(response) == without_request_id(unknown)
+
+
 def test_a_read_only_signing_clients_records_are_rejected(
     direct: dict[str, DirectProducer], settings: Settings
 ) -> None:
     event_id = sent(direct["read_only"], {"users": ["n"]})
     state = wait_states(settings, [event_id], ENDED)[event_id]
-    assert (state["stage"], state["error_class"]) == ("rejected", "origin_rejected")
+    assert (state["stage"], state["error_class"]) == ("rejected", "forbidden")
     assert dead_letter(settings, event_id)["detail"] == "write_scope_missing"
     assert reached_nobody(settings, event_id)
 

@@ -125,7 +125,8 @@ def test_a_direct_producers_event_resolves_inside_its_credentials_organization()
     assert read(b"acme", *signed(envelope()), org="north").org == "north"
 
 
-def test_a_read_only_signing_client_is_refused_at_origin() -> None:
+def test_a_read_only_signing_client_is_refused_with_the_apis_code() -> None:
     with pytest.raises(Invalid) as exc:
         read(b"acme", *signed(envelope()), scopes=("notifications:read",))
-    assert (exc.value.error_class, exc.value.detail) == ("origin_rejected", "write_scope_missing")
+    assert (exc.value.error_class, exc.value.detail) == ("forbidden", "write_scope_missing")
+    assert exc.value.proven
