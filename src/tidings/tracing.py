@@ -48,13 +48,26 @@ _tracer: trace.Tracer = trace.NoOpTracer()
 def configure_tracing(settings: Settings, service: str) -> bool:
     """Install the tracer provider of this process when an exporter is configured."""
     global ENABLED, _tracer
+    provider = tracer_provider(settings, service)
+    if provider is None:
+        return False
+    trace.set_tracer_provider(provider)  # the SDK flushes and shuts it down at exit
+    _tracer = provider.get_tracer("tidings")
+    ENABLED = True
+    return True
+
+
+def tracer_provider(settings: Settings, service: str) -> TracerProvider | None:
+    """The provider ``configure_tracing`` installs (None: no exporter, tracing off): OTLP
+    when ``OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT`` is set, the JSON-lines file when
+    ``tracing.file`` is, both when both are; sampled at ``tracing.sample_ratio``."""
     endpoint = os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or os.environ.get(
         "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
     )
     path = settings.tracing.file
     disabled = os.environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true"
     if disabled or not (endpoint or path):
-        return False
+        return None
     attributes = {} if os.environ.get("OTEL_SERVICE_NAME") else {SERVICE_NAME: f"tidings-{service}"}
     provider = TracerProvider(
         resource=Resource.create(attributes),
@@ -68,10 +81,7 @@ def configure_tracing(settings: Settings, service: str) -> bool:
     if path:
         # Synchronous: a test reads the file while the service runs.
         provider.add_span_processor(SimpleSpanProcessor(JsonLinesExporter(path)))
-    trace.set_tracer_provider(provider)  # the SDK flushes and shuts it down at exit
-    _tracer = provider.get_tracer("tidings")
-    ENABLED = True
-    return True
+    return provider
 
 
 def tracer() -> trace.Tracer:
