@@ -10,12 +10,7 @@ import pytest
 
 # Dependencies first: a plugin imported by another must be registered (and so marked for
 # assertion rewriting) before that one imports it.
-pytest_plugins = [
-    "tests.support.kafka",
-    "tests.support.pipeline",
-    "tests.support.ingest",
-    "tests.support.report",
-]
+pytest_plugins = ["tests.support.kafka", "tests.support.pipeline", "tests.support.ingest"]
 
 TESTS = Path(__file__).resolve().parent
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import orjson
 
+from tidings import tracing
 from tidings.contracts.topics import event_key
 from tidings.domain.clients import ApiClient
 from tidings.domain.envelope import request_fingerprint
@@ -191,6 +192,8 @@ class Batches:
                     errors=[FieldError(KEY_FIELD, "expired: use a new key")],
                 )
         event = event_record(rt, client, request, key, fingerprint)
+        if tracing.ENABLED:  # outside the MAC (key and value only): adding it is safe
+            tracing.inject(event.headers)  # the batch request's span: one trace, every item
         record = Record(
             rt.topics.events.name, event_key(tenant), event.value, event.headers, event.accepted_at
         )

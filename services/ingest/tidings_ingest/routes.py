@@ -30,6 +30,7 @@ from tidings_ingest.stream import Streams
 
 log = get_logger(__name__)
 CREATE_SPAN = "POST /api/v1/notifications"
+BATCH_SPAN = "POST /api/v1/notifications/batch"
 Inner = Callable[[Request, ApiClient, Runtime], Awaitable[Response]]
 
 
@@ -113,15 +114,19 @@ async def _status(request: Request, client: ApiClient, rt: Runtime) -> Response:
     return Response(orjson.dumps(view), 200, media_type="application/json")
 
 
-async def create_notification(request: Request) -> Response:
-    """Reached from ``front.FrontDoor``, which sheds overload and counts what is in flight."""
+async def _traced_write(request: Request, span_name: str, route: str, inner: Inner) -> Response:
     if not tracing.ENABLED:
-        return await _api(request, "create_notification", SCOPE_WRITE, _create)
-    # Continues the caller's traceparent; the event carries this span's context on.
-    with tracing.server_span(CREATE_SPAN, request.headers) as span:
-        response = await _api(request, "create_notification", SCOPE_WRITE, _create)
+        return await _api(request, route, SCOPE_WRITE, inner)
+    # Continues the caller's traceparent; every event carries this span's context on.
+    with tracing.server_span(span_name, request.headers) as span:
+        response = await _api(request, route, SCOPE_WRITE, inner)
         span.set_attribute("http.response.status_code", response.status_code)
         return response
+
+
+async def create_notification(request: Request) -> Response:
+    """Reached from ``front.FrontDoor``, which sheds overload and counts what is in flight."""
+    return await _traced_write(request, CREATE_SPAN, "create_notification", _create)
 
 
 async def _list(request: Request, client: ApiClient, rt: Runtime) -> Response:
@@ -149,8 +154,9 @@ async def stream_notifications(request: Request) -> Response:
 
 
 async def create_batch(request: Request) -> Response:
-    """Reached from ``front.FrontDoor``, as ``create_notification`` is."""
-    return await _api(request, "create_batch", SCOPE_WRITE, _batch)
+    """Reached from ``front.FrontDoor``, as ``create_notification`` is; one span for the
+    request, its context on every item's event."""
+    return await _traced_write(request, BATCH_SPAN, "create_batch", _batch)
 
 
 async def get_notification(request: Request) -> Response:

@@ -215,3 +215,38 @@ def test_a_retried_event_stays_in_its_trace(api: httpx.Client, log_dir: Path) ->
     assert {s["parent_span_id"] for s in attempts} == {create["span_id"]}
     (fanout,) = spans(span_file(log_dir, "fanout"), "fanout", in_trace(trace_id))
     assert fanout["parent_span_id"] == attempts[1]["span_id"]
+
+
+def test_every_item_of_a_batch_runs_in_the_callers_trace(
+    api: httpx.Client, settings: Settings, log_dir: Path
+) -> None:
+    trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
+    response = api.post(
+        "/api/v1/notifications/batch",
+        json={"notifications": [BODY, {**BODY, "payload": {"content_id": "c-2"}}]},
+        headers={"traceparent": f"00-{trace_id}-{CALLER_SPAN}-01"},
+    )
+    assert response.status_code == 202, response.text
+    ids = [str(entry["id"]) for entry in response.json()["notifications"]]
+    assert [until_dispatched(api, event_id) for event_id in ids] == ["dispatched"] * 2
+
+    (batch,) = spans(
+        span_file(log_dir, "ingest"), "POST /api/v1/notifications/batch", in_trace(trace_id)
+    )
+    assert batch["parent_span_id"] == CALLER_SPAN
+    resolves = spans(span_file(log_dir, "resolver"), "resolve", in_trace(trace_id), at_least=2)
+    fanouts = spans(span_file(log_dir, "fanout"), "fanout", in_trace(trace_id), at_least=2)
+    # Each item is a resolve and a fan-out span of its own, children of the batch request.
+    assert sorted(s["attributes"]["tidings.event_id"] for s in resolves) == sorted(ids)
+    assert {s["parent_span_id"] for s in resolves} == {batch["span_id"]}
+    by_event = {s["attributes"]["tidings.event_id"]: s["span_id"] for s in resolves}
+    assert sorted(s["attributes"]["tidings.event_id"] for s in fanouts) == sorted(ids)
+    for span in fanouts:
+        assert span["parent_span_id"] == by_event[span["attributes"]["tidings.event_id"]]
+    requests = [
+        hs
+        for hs in delivery_headers(settings)
+        if h.to_dict(hs).get(h.EVENT_ID, b"").decode() in ids
+    ]
+    assert len(requests) == 4  # email and in_app of each item
+    assert {tracing.trace_id_of(headers) for headers in requests} == {trace_id}
