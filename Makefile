@@ -16,12 +16,15 @@ MYPY_PATHS = src $(sort $(dir $(wildcard services/*/*/__init__.py)))
 WITH_KAFKA := infra/with-kafka.sh
 # Unit and integration modules run on JOBS pytest-xdist workers, a module whole on one worker
 # (its module-scoped services and topics); service ports are kept apart per worker
-# (tests/support/ports.py). Fault tests kill processes and brokers on fixed ports: they run
-# on their own, one at a time, after everything else.
-# Most of a test's time is spent waiting on the broker and service processes, so workers
-# outnumber cores (3 per core); longest modules first (tests/conftest.py).
+# (tests/support/ports.py). Most of a test's time is spent waiting on the broker and service
+# processes, so workers outnumber cores (3 per core); longest modules first (tests/conftest.py).
+# Fault tests kill their own processes and brokers (each killable broker on ports of its own
+# module, tests/support/brokers.py) and measure recovery: they run after everything else, on
+# FAULT_JOBS workers (one per core), so that no fast module competes with them for the CPU.
 JOBS ?= $(shell echo $$(( 3 * $$(nproc 2>/dev/null || echo 2) )))
+FAULT_JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 PARALLEL = -n $(JOBS) --dist loadfile --no-loadscope-reorder
+FAULTS = -m faults -n $(FAULT_JOBS) --dist loadfile --no-loadscope-reorder
 PROMETHEUS := infra/prometheus.sh
 
 .PHONY: help venv kafka-fetch kafka-up kafka-down topics schemas test test-fast test-unit \
@@ -58,7 +61,7 @@ test: venv kafka-fetch prometheus-install ## the whole suite: test-fast, then th
 	@mkdir -p var/reports
 	$(WITH_KAFKA) $(SHELL) -c '$(PYTEST) $(PARALLEL) -m "not faults" -rfE tests \
 			| tee var/reports/test-fast.log; fast=$${PIPESTATUS[0]}; \
-		$(PYTEST) -m faults tests; faults=$$?; \
+		$(PYTEST) $(FAULTS) tests; faults=$$?; \
 		if (( fast )); then echo "== the fast suite failed (whole log: var/reports/test-fast.log):"; \
 			grep -E "^(FAILED|ERROR) " var/reports/test-fast.log || tail -n 40 var/reports/test-fast.log; fi; \
 		exit $$(( fast ? fast : faults ))'
@@ -72,8 +75,8 @@ test-unit: venv prometheus-install ## unit tests only: no broker
 test-integration: venv kafka-fetch ## integration tests against a real broker, in parallel
 	$(WITH_KAFKA) $(PYTEST) $(PARALLEL) tests/integration
 
-test-faults: venv kafka-fetch ## fault-injection tests, one at a time (processes killed, brokers stopped)
-	$(WITH_KAFKA) $(PYTEST) -m faults tests
+test-faults: venv kafka-fetch ## fault-injection tests (processes killed, brokers stopped) on FAULT_JOBS workers
+	$(WITH_KAFKA) $(PYTEST) $(FAULTS) tests
 
 lint: venv ## ruff check, ruff format --check, mypy --strict, import-linter package boundaries
 	$(BIN)/ruff check .

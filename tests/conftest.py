@@ -10,7 +10,12 @@ import pytest
 
 # Dependencies first: a plugin imported by another must be registered (and so marked for
 # assertion rewriting) before that one imports it.
-pytest_plugins = ["tests.support.kafka", "tests.support.pipeline", "tests.support.ingest"]
+pytest_plugins = [
+    "tests.support.kafka",
+    "tests.support.pipeline",
+    "tests.support.ingest",
+    "tests.support.report",
+]
 
 TESTS = Path(__file__).resolve().parent
 
