@@ -47,8 +47,43 @@ def resume_after(raw: str | None, partition: int) -> int | None:
 
 
 def sse(change: Change) -> bytes:
-    data = orjson.dumps(public_view(change.record))
-    return b"id: %s\nevent: state\ndata: %s\n\n" % (event_id(change).encode(), data)
+    """The change's frame, encoded by the first stream that sends it and then shared: the
+    view is the same for every stream that admits the change."""
+    frame = change.frame
+    if frame is None:
+        data = orjson.dumps(public_view(change.record))
+        frame = b"id: %s\nevent: state\ndata: %s\n\n" % (event_id(change).encode(), data)
+        change.frame = frame
+    return frame
+
+
+HEARTBEAT_FRAME = b": heartbeat\n\n"
+HEARTBEAT = Change(-1, -1, {})  # put on a stream's queue by its ``Quiet`` timer, never fed
+
+
+class Quiet:
+    """Puts ``HEARTBEAT`` on a stream's queue once nothing was sent for ``every`` seconds: one
+    timer per stream that re-arms itself when it fires, instead of an ``asyncio.timeout``
+    armed and cancelled around every change (11-14 % of the ingest's samples in B10)."""
+
+    __slots__ = ("_every", "_handle", "_loop", "_queue", "sent_at")
+
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[Change | None], every: float
+    ) -> None:
+        self._loop, self._queue, self._every = loop, queue, every
+        self.sent_at = loop.time()
+        self._handle = loop.call_at(self.sent_at + every, self._fire)
+
+    def _fire(self) -> None:
+        now, due = self._loop.time(), self.sent_at + self._every
+        if now >= due:
+            self._queue.put_nowait(HEARTBEAT)
+            self.sent_at, due = now, now + self._every
+        self._handle = self._loop.call_at(due, self._fire)
+
+    def cancel(self) -> None:
+        self._handle.cancel()
 
 
 class Streams:
@@ -82,7 +117,8 @@ class Streams:
         feed, loop = self._feed, asyncio.get_running_loop()
         subscription = feed.buffer.subscribe(partition, after, loop, admits)
         subscriber = subscription.subscriber
-        heartbeat = self._rt.settings.ingest.stream_heartbeat_s
+        queue = subscriber.queue
+        quiet = Quiet(loop, queue, self._rt.settings.ingest.stream_heartbeat_s)
         last = -1 if after is None else after
         gap: Generator[list[Change], None, None] | None = None
         try:
@@ -99,19 +135,29 @@ class Streams:
                     last = change.offset
                     yield sse(change)
             while True:
-                try:
-                    async with asyncio.timeout(heartbeat):
-                        live = await subscriber.queue.get()
-                except TimeoutError:
-                    yield b": heartbeat\n\n"
-                    continue
-                if live is None:  # fell too far behind: the client resumes by id
-                    return
-                subscriber.taken()
-                if live.offset > last:
-                    last = live.offset
-                    yield sse(live)
+                # Everything queued since the last wake-up goes out as one write.
+                frames: list[bytes] = []
+                live: Change | None = await queue.get()
+                while True:
+                    if live is None:  # fell too far behind: the client resumes by id
+                        if frames:
+                            yield b"".join(frames)
+                        return
+                    if live is HEARTBEAT:
+                        frames.append(HEARTBEAT_FRAME)
+                    else:
+                        subscriber.taken()
+                        if live.offset > last:
+                            last = live.offset
+                            frames.append(sse(live))
+                    if queue.empty():
+                        break
+                    live = queue.get_nowait()
+                if frames:
+                    quiet.sent_at = loop.time()
+                    yield frames[0] if len(frames) == 1 else b"".join(frames)
         finally:
+            quiet.cancel()
             feed.buffer.unsubscribe(partition, subscriber)
             if gap is not None:
                 await asyncio.to_thread(gap.close)
