@@ -26,6 +26,10 @@ class KafkaSettings(BaseModel):
     # Kafka quota set for a direct producer's client id when its client is created (bytes/s
     # per broker, the broker throttles above it; 0: none). kafka/quotas.py
     producer_byte_rate: int = Field(default=32 << 20, ge=0)
+    # Every service reads every pipeline group's lag from the broker this often and exports
+    # it as tidings_group_lag (kafka/grouplag.py), so a stopped stage's lag is still seen
+    # (0: not exported by this process).
+    group_lag_refresh_s: float = Field(default=5.0, ge=0)
 
 
 class TopicSettings(BaseModel):

@@ -22,7 +22,6 @@ not trusted: creates are then admitted (the broker's own failures answer 503 alr
 from __future__ import annotations
 
 import math
-import threading
 import time
 from collections import deque
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ from dataclasses import dataclass
 from tidings.contracts.partitioning import tenant_partition
 from tidings.contracts.topics import Topics
 from tidings.errors import BacklogExceeded
+from tidings.kafka.background import Background
 from tidings.kafka.groups import GroupPositions
 from tidings.logs import get_logger
 from tidings.settings import Settings
@@ -86,7 +86,7 @@ class DrainMeter:
         return drained / busy_s if busy_s > 0 else None
 
 
-class Backpressure:
+class Backpressure(Background):
     """The resolver's backlog per events partition, refreshed in the background."""
 
     def __init__(self, settings: Settings) -> None:
@@ -98,18 +98,7 @@ class Backpressure:
         self._meter = DrainMeter(settings.ingest.backlog_window_s)
         self._samples: dict[int, Sample] = {}
         self._sampled_at = 0.0  # monotonic time of the last complete sample (0: none yet)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="backpressure", daemon=True)
-
-    def start(self) -> Backpressure:
-        if self._ingest.backlog_bound_s > 0:
-            self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread.ident is not None:
-            self._thread.join(timeout=5)
+        super().__init__("backpressure", enabled=settings.ingest.backlog_bound_s > 0)
 
     def check(self, tenant: str) -> None:
         """Raise ``BacklogExceeded`` when a create of ``tenant`` would wait too long."""

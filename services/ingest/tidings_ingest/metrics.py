@@ -6,6 +6,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from tidings.kafka.grouplag import GroupLagGauge
 from tidings.stores.metrics import register_store_metrics
 
 
@@ -72,6 +73,8 @@ class Metrics:
     def answered(self, route: str, method: str, status: int, seconds: float) -> None:
         """Count an answer and observe its latency, each child looked up once (routes,
         methods and statuses are few)."""
+        # The pipeline groups' lag from the broker: still exported when a stage is stopped.
+        self.group_lag = GroupLagGauge(self.registry)
         children = self._answered.get((route, method, status))
         if children is None:
             children = (

@@ -16,6 +16,7 @@ from tidings.contracts.topics import Topics
 from tidings.domain.clients import ClientRegistry
 from tidings.domain.origin import proven_by
 from tidings.kafka.consumer import PartitionReader
+from tidings.kafka.grouplag import GroupLagSampler
 from tidings.kafka.producer import AsyncProducer
 from tidings.logs import get_logger
 from tidings.settings import Settings
@@ -81,6 +82,8 @@ class Runtime:
         )
         # The resolver's backlog per events partition, sampled in the background (503s).
         self.backpressure = Backpressure(settings)
+        # Every pipeline group's lag for /metrics (tidings_group_lag), resolver stopped or not.
+        self.group_lag = GroupLagSampler(settings, self.metrics.group_lag)
         # One idempotent acks=all append per event: the 202 waits for nothing else.
         self.producer = AsyncProducer(settings, "ingest")
         # Batches: all items in one transaction (made on the first batch).
@@ -106,6 +109,7 @@ class Runtime:
         self.registry.start()
         self.state_feed.start()
         self.backpressure.start()
+        self.group_lag.start()
         self.replicas.start()
         self._boot.start()
         return self
@@ -169,5 +173,6 @@ class Runtime:
         self.events_barrier.close()
         self.directory_barrier.close()
         self.backpressure.stop()
+        self.group_lag.stop()
         self.replicas.stop()
         self.registry.stop()

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, IsolationLevel, TopicPartition
 from confluent_kafka.admin import AdminClient, OffsetSpec
 
+from tidings.contracts.topics import Topics
 from tidings.kafka.admin import admin_client
 from tidings.kafka.config import consumer_config
 from tidings.kafka.consumer import BEGINNING, PartitionReader
@@ -24,6 +25,27 @@ TP = tuple[str, int]
 IN_WINDOW_S = 60
 LATEST = OffsetSpec.latest()  # type: ignore[no-untyped-call]
 EARLIEST = OffsetSpec.earliest()  # type: ignore[no-untyped-call]
+
+
+@dataclass(frozen=True)
+class PipelineGroup:
+    """One stage's consumer group: what it reads, and what only it writes."""
+
+    service: str
+    group: str
+    inputs: list[str]
+    outputs: list[str]
+
+
+def pipeline_groups(settings: Settings) -> list[PipelineGroup]:
+    """The consumer groups of the pipeline, as the services subscribe."""
+    t, p = Topics(settings), settings.topic_prefix
+    return [
+        PipelineGroup("resolver", f"{p}resolver", [t.events.name, t.retry.name], [t.resolved.name]),
+        PipelineGroup(
+            "fanout", f"{p}fanout", [t.resolved.name], [s.name for s in t.deliveries.values()]
+        ),
+    ]
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import generate_latest
 
+from tidings.kafka.grouplag import GroupLagGauge
 from tidings.stores.metrics import register_store_metrics
 
 
@@ -48,6 +49,8 @@ class ServiceMetrics:
             ["service", "topic", "partition"],
             registry=r,
         )
+        # Every pipeline group's lag from the broker, this instance a member or not.
+        self.group_lag = GroupLagGauge(r)
         self.assigned = Gauge(
             "tidings_consumer_assigned_partitions",
             "input partitions assigned to this instance",

@@ -7,6 +7,7 @@ import signal
 import threading
 import time
 
+from tidings.kafka.grouplag import GroupLagSampler
 from tidings.kafka.view import CompactedView
 from tidings.logs import get_logger
 from tidings.processing.loop import Handler, TransactionalLoop
@@ -69,6 +70,7 @@ def run_service(
     start_watchdog(lambda: loop.in_call, limit_s, stop)
     port = port_of(settings, service)
     server = serve(port, metrics, healthy)
+    group_lag = GroupLagSampler(settings, metrics.group_lag).start()
     log.info(
         "service_started",
         service=service,
@@ -78,5 +80,6 @@ def run_service(
     try:
         loop.run(stop)
     finally:
+        group_lag.stop()
         server.shutdown()
         log.info("service_stopped", service=service)
