@@ -93,6 +93,9 @@ class IngestSettings(BaseModel):
     backlog_window_s: float = 10.0
     # Most users in one POST /api/v1/directory/users/batch.
     directory_batch_max: int = 100
+    # Label tidings_ingest_accepted_events_total by tenant (one series per tenant: unbounded,
+    # opt in where tenants are few); off, every event counts under tenant="all".
+    tenant_metrics: bool = False
 
 
 class ProcessingSettings(BaseModel):

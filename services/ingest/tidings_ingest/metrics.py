@@ -9,9 +9,15 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from tidings.kafka.grouplag import GroupLagGauge
 from tidings.stores.metrics import register_store_metrics
 
+ALL_TENANTS = "all"  # the tenant label unless per-tenant series are asked for
+
 
 class Metrics:
-    def __init__(self) -> None:
+    def __init__(self, per_tenant: bool = False) -> None:
+        """``per_tenant``: label accepted events by tenant (TIDINGS_INGEST__TENANT_METRICS);
+        off, one series labelled ``all``: tenants are unbounded, a series each would grow the
+        scrape with every new customer."""
+        self._per_tenant = per_tenant
         self.registry = CollectorRegistry()
         register_store_metrics(self.registry)
         self.requests = Counter(
@@ -34,7 +40,8 @@ class Metrics:
         )
         self.accepted = Counter(
             "tidings_ingest_accepted_events_total",
-            "Events accepted (appended with acks=all), by tenant.",
+            "Events accepted (appended with acks=all), by tenant when"
+            ' TIDINGS_INGEST__TENANT_METRICS is on, else tenant="all".',
             ["tenant"],
             registry=self.registry,
         )
@@ -66,6 +73,8 @@ class Metrics:
             "Create and batch requests being worked on (admission sheds at the bound).",
             registry=self.registry,
         )
+        # The pipeline groups' lag from the broker: still exported when a stage is stopped.
+        self.group_lag = GroupLagGauge(self.registry)
         self._accepted: dict[str, Any] = {}
         self._rejected: dict[str, Any] = {}
         self._answered: dict[tuple[str, str, int], tuple[Any, Any]] = {}
@@ -73,8 +82,6 @@ class Metrics:
     def answered(self, route: str, method: str, status: int, seconds: float) -> None:
         """Count an answer and observe its latency, each child looked up once (routes,
         methods and statuses are few)."""
-        # The pipeline groups' lag from the broker: still exported when a stage is stopped.
-        self.group_lag = GroupLagGauge(self.registry)
         children = self._answered.get((route, method, status))
         if children is None:
             children = (
@@ -90,8 +97,8 @@ class Metrics:
         return _child(self._rejected, self.rejected, code)
 
     def accepted_by(self, tenant: str) -> Any:
-        """The tenant's child of ``accepted``."""
-        return _child(self._accepted, self.accepted, tenant)
+        """The tenant's child of ``accepted`` (the one ``all`` child unless per tenant)."""
+        return _child(self._accepted, self.accepted, tenant if self._per_tenant else ALL_TENANTS)
 
 
 def _child(children: dict[str, Any], metric: Counter, value: str) -> Any:

@@ -44,7 +44,7 @@ class Runtime:
         self.settings = settings
         self.codec = Codec(settings.schemas_dir)
         self.topics = Topics(settings)
-        self.metrics = Metrics()
+        self.metrics = Metrics(settings.ingest.tenant_metrics)
         # Directory and states in this instance's local stores (bounded memory, resumed from
         # their checkpoints at start; tidings/stores/changelog.py).
         self.directory, directory_view = store_directory(settings, self.codec, "ingest")

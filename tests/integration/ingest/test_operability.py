@@ -27,11 +27,13 @@ def test_readyz_is_200_once_views_and_publisher_are_ready(ingest: IngestProcess)
     assert (r.status_code, r.json()["status"]) == (200, "ready")
 
 
-def test_metrics_count_requests_accepted_events_and_rejections(http: httpx.Client) -> None:
+def test_metrics_count_requests_accepted_events_under_all_tenants_and_rejections(
+    http: httpx.Client,
+) -> None:
     http.post(URL, json=EXAMPLE)
     http.post(URL, json={**EXAMPLE, "type": "no.such"})
     text = http.get("/metrics").text
-    assert 'tidings_ingest_accepted_events_total{tenant="acme"}' in text
+    assert 'tidings_ingest_accepted_events_total{tenant="all"}' in text
     assert 'tidings_ingest_rejected_total{code="unknown_event_type"}' in text
     assert 'route="create_notification"' in text
     assert "tidings_ingest_produce_seconds_bucket" in text
