@@ -9,26 +9,18 @@ from typing import Any
 import typer
 
 from tidings.cli import output
-from tidings.contracts.topics import Topics
-from tidings.kafka.groups import GroupStatus, group_status
-from tidings.settings import Settings
+from tidings.kafka.groups import RATE_WINDOW_S, GroupStatus, group_status, pipeline_groups
 
 DEFAULT_INGEST = ["http://127.0.0.1:8080"]
 IngestOption = typer.Option(
     DEFAULT_INGEST, "--ingest", help="Base URL of an ingest process (repeatable)."
 )
 WindowOption = typer.Option(
-    1.0, "--window", min=0.1, help="Seconds between the two samples of committed offsets."
+    RATE_WINDOW_S,
+    "--window",
+    min=1.0,
+    help="Events/s in and out over the last this many seconds (read from the broker at once).",
 )
-
-
-def inputs_by_group(settings: Settings) -> dict[str, tuple[str, list[str]]]:
-    """group id -> (service, its input topics), as the services subscribe."""
-    t, p = Topics(settings), settings.topic_prefix
-    return {
-        f"{p}resolver": ("resolver", [t.events.name, t.retry.name]),
-        f"{p}fanout": ("fanout", [t.resolved.name]),
-    }
 
 
 def probe(url: str, timeout_s: float = 2.0) -> dict[str, Any]:
@@ -74,7 +66,7 @@ def group_json(service: str, status: GroupStatus) -> dict[str, Any]:
         "lag": status.lag,
         "in_per_s": round(status.in_per_s, 3),
         "out_per_s": round(status.out_per_s, 3),
-        "out_window_s": round(status.window_s, 3),
+        "rate_window_s": round(status.window_s, 3),
         "oldest_age_s": None if status.oldest_age_s is None else round(status.oldest_age_s, 3),
     }
 
@@ -86,11 +78,12 @@ def status(
 ) -> None:
     """Per service group: state, members, lag, events/s in and out, oldest unprocessed age."""
     settings = output.settings()
-    groups = inputs_by_group(settings)
+    groups = pipeline_groups(settings)
+    service = {g.group: g.service for g in groups}
     with output.errors_as_exit_codes():
-        statuses = group_status(settings, {g: topics for g, (_, topics) in groups.items()}, window)
+        statuses = group_status(settings, groups, window)
     report = {
-        "groups": [group_json(groups[s.group][0], s) for s in statuses],
+        "groups": [group_json(service[s.group], s) for s in statuses],
         "ingest": [probe(url) for url in ingest],
     }
     if as_json:
@@ -108,7 +101,8 @@ def status(
         )
         for g in report["groups"]
     ]
-    columns = ["service", "state", "members", "lag", "in/s (60 s)", "out/s", "oldest age (s)"]
+    per_s = f"/s ({window:g} s)"
+    columns = ["service", "state", "members", "lag", f"in{per_s}", f"out{per_s}", "oldest age (s)"]
     output.print_table("consumer groups", columns, rows)
     members = [
         (g["service"], m["client_id"], m["host"], ", ".join(m["partitions"]))

@@ -9,7 +9,7 @@ committed offset. A partition the group never committed counts from its log star
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, IsolationLevel, TopicPartition
@@ -22,7 +22,7 @@ from tidings.kafka.consumer import BEGINNING, PartitionReader
 from tidings.settings import Settings
 
 TP = tuple[str, int]
-IN_WINDOW_S = 60
+RATE_WINDOW_S = 60.0  # events/s in and out: over the last minute
 LATEST = OffsetSpec.latest()  # type: ignore[no-untyped-call]
 EARLIEST = OffsetSpec.earliest()  # type: ignore[no-untyped-call]
 
@@ -71,8 +71,12 @@ class GroupStatus:
     state: str
     members: list[Member]
     partitions: list[PartitionLag]
-    in_per_s: float  # records appended to the inputs over the last IN_WINDOW_S seconds
-    out_per_s: float  # committed offsets' advance over the sampling window
+    # Records appended over the last ``window_s`` seconds, as offsets moved: to the inputs
+    # (in), and to the outputs only this stage writes, in its transactions (out: resolved
+    # chunks of the resolver, deliveries of the fan-out). Offsets count transaction markers
+    # too, one per partition a transaction wrote.
+    in_per_s: float
+    out_per_s: float
     window_s: float
     now_ms: int
 
@@ -91,45 +95,44 @@ class GroupStatus:
 
 def group_status(
     settings: Settings,
-    inputs: Mapping[str, list[str]],
-    window_s: float = 1.0,
+    groups: list[PipelineGroup],
+    window_s: float = RATE_WINDOW_S,
     timeout_s: float = 10,
 ) -> list[GroupStatus]:
-    """One status per group of ``inputs`` (group id -> its input topics)."""
+    """One status per group, rates over the last ``window_s`` seconds, asked of the broker
+    at once (no sampling wait): the offsets the inputs and outputs held ``window_s`` ago
+    (``for_timestamp``) against their ends now."""
     admin = admin_client(settings)
-    described = {g: f.result() for g, f in admin.describe_consumer_groups(list(inputs)).items()}
-    partitions = _partitions(admin, {t for topics in inputs.values() for t in topics}, timeout_s)
-    first = {g: _committed(admin, g, timeout_s) for g in inputs}
-    started = time.monotonic()
+    described = {
+        g: f.result() for g, f in admin.describe_consumer_groups([g.group for g in groups]).items()
+    }
+    topics = {t for g in groups for t in [*g.inputs, *g.outputs]}
+    partitions = _partitions(admin, topics, timeout_s)
+    committed = {g.group: _committed(admin, g.group, timeout_s) for g in groups}
     now_ms = int(time.time() * 1000)
     ends = _offsets(admin, partitions, LATEST, timeout_s)
     starts = _offsets(admin, partitions, EARLIEST, timeout_s)
     since = _offsets(
-        admin, partitions, OffsetSpec.for_timestamp(now_ms - IN_WINDOW_S * 1000), timeout_s
+        admin, partitions, OffsetSpec.for_timestamp(now_ms - int(window_s * 1000)), timeout_s
     )
-    time.sleep(max(0.0, window_s - (time.monotonic() - started)))
-    second = {g: _committed(admin, g, timeout_s) for g in inputs}
-    elapsed = max(window_s, time.monotonic() - started)
-    out: list[GroupStatus] = []
-    for group, topics in inputs.items():
-        tps = [tp for tp in partitions if tp[0] in topics]
-        lags = []
-        for tp in tps:
-            committed = first[group].get(tp)
-            at = committed if committed is not None else starts[tp]
-            lags.append(PartitionLag(tp[0], tp[1], committed, ends[tp], max(0, ends[tp] - at)))
-        _read_oldest(settings, lags)
+
+    def appended(names: list[str]) -> int:
         # for_timestamp answers -1 when no record is that recent: nothing appended since.
-        appended = sum(ends[tp] - since[tp] for tp in tps if 0 <= since[tp] <= ends[tp])
-        advanced = sum(
-            max(0, second[group].get(tp, 0) - first[group].get(tp, 0))
-            for tp in tps
-            if tp in first[group]
-        )
-        desc = described[group]
+        tps = [tp for tp in partitions if tp[0] in names]
+        return sum(ends[tp] - since[tp] for tp in tps if 0 <= since[tp] <= ends[tp])
+
+    out: list[GroupStatus] = []
+    for group in groups:
+        lags = []
+        for tp in [tp for tp in partitions if tp[0] in group.inputs]:
+            at = committed[group.group].get(tp)
+            start = at if at is not None else starts[tp]
+            lags.append(PartitionLag(tp[0], tp[1], at, ends[tp], max(0, ends[tp] - start)))
+        _read_oldest(settings, lags)
+        desc = described[group.group]
         out.append(
             GroupStatus(
-                group=group,
+                group=group.group,
                 state=str(getattr(desc.state, "name", desc.state)),
                 members=[
                     Member(
@@ -140,9 +143,9 @@ def group_status(
                     for m in desc.members
                 ],
                 partitions=lags,
-                in_per_s=appended / IN_WINDOW_S,
-                out_per_s=advanced / elapsed,
-                window_s=elapsed,
+                in_per_s=appended(group.inputs) / window_s,
+                out_per_s=appended(group.outputs) / window_s,
+                window_s=window_s,
                 now_ms=now_ms,
             )
         )

@@ -8,10 +8,12 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.support.ingest import IngestProcess
 from tests.support.kafka import module_settings
 from tests.support.pipeline import DirectProducer, Service
 from tests.support.stack import TENANT, provision
@@ -101,6 +103,10 @@ def test_resolver_lag_grows_while_stopped_and_drains_to_zero_when_started(
     assert (drained["lag"], drained["oldest_age_s"]) == (0, 0.0), resolver.tail()
     assert drained["state"] == "STABLE"
     assert [len(m["partitions"]) for m in drained["members"]] == [8]  # events + retry, 4 each
+    # Out over the last minute: the resolved chunks of the 12 events (one user each), plus
+    # the markers of the transactions that wrote them; the fan-out reads what came out.
+    assert 12 / 60 <= drained["out_per_s"] <= 24 / 60, drained
+    assert group(report, "fanout")["in_per_s"] == drained["out_per_s"]
     assert report["ingest"][0]["ready"] is False  # nothing answers the default URL here
 
 
@@ -123,8 +129,57 @@ def test_resolver_metrics_report_only_owned_partitions(
 
 
 def test_the_human_table_names_both_services(settings: Settings, resolver: Service) -> None:
-    table = run_status(settings, "--window", "0.2")
+    table = run_status(settings, "--window", "30")
     assert all(word in table for word in ("resolver", "fanout", "ingest /readyz")), table
+    assert "in/s (30 s)" in table, table
+
+
+def test_a_running_ingest_answers_the_readiness_probe(
+    settings: Settings, resolver: Service, tmp_path: Path
+) -> None:
+    partitions = {
+        "TIDINGS_TOPICS__EVENTS_PARTITIONS": str(settings.topics.events_partitions),
+        "TIDINGS_TOPICS__OTHER_PARTITIONS": str(settings.topics.other_partitions),
+    }
+    ingest = IngestProcess(settings, tmp_path, **partitions).start()
+    try:
+        report = status(settings, "--ingest", ingest.url, "--ingest", "http://127.0.0.1:1")
+    finally:
+        ingest.stop()
+    ready, refused = report["ingest"]
+    assert (ready["url"], ready["ready"], ready["status"]) == (ingest.url, True, 200)
+    assert (refused["ready"], refused["status"]) == (False, None)
+
+
+def test_the_age_gauge_is_above_zero_while_the_resolver_is_behind(
+    settings: Settings, resolver: Service
+) -> None:
+    resolver.stop()
+    slow = Service(
+        "resolver",
+        settings,
+        resolver.log_path.parent,
+        TIDINGS_TEST_HOOKS__SLOW_MS="500",
+        TIDINGS_PROCESSING__RESOLVER_BATCH="1",
+    ).start()
+    try:
+        slow.wait_healthy()
+        producer = DirectProducer(settings, TENANT)
+        for _ in range(10):  # one partition (one tenant): 5 s of work at 0.5 s a record
+            producer.send(EVENT)
+        producer.flush()
+        deadline = time.monotonic() + 30
+        ages: list[float] = []
+        while not any(age > 0 for age in ages) and time.monotonic() < deadline:
+            time.sleep(0.2)
+            text = slow.metrics()
+            ages = [
+                float(line.split()[-1])
+                for line in metric(text, "tidings_oldest_unprocessed_age_seconds")
+            ]
+        assert any(age > 0 for age in ages), slow.tail()
+    finally:
+        slow.stop()
 
 
 def test_a_group_whose_input_ends_in_a_transaction_marker_shows_no_lag(
