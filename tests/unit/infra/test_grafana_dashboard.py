@@ -59,3 +59,9 @@ def test_variable_queries_use_only_exported_metrics() -> None:
     metrics = [m for d in definitions for m in re.findall(r"label_values\((\w+),", d)]
     assert metrics
     assert unknown_names(metrics) == {}
+
+
+def test_no_panel_repeats_a_query() -> None:
+    for panel in queried_panels():
+        exprs = [" ".join(target["expr"].split()) for target in panel["targets"]]
+        assert len(exprs) == len(set(exprs)), panel["title"]
