@@ -1,5 +1,6 @@
-"""``--org ORG`` of ``tidings events tail|dump``: only the records of events created by clients
-of one organization (the events and state topics, whose records name their creator).
+"""``--org ORG`` of ``tidings events tail|dump`` and ``tidings trace``: only the records of
+events created by clients of one organization (the events and state topics, whose records
+name their creator).
 
 An event record says its organization (``org``); a record of a direct producer that names
 none, and a state record, are attributed through the creating client's record, as the API

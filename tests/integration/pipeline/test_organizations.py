@@ -590,22 +590,41 @@ def reached_nobody(settings: Settings, event_id: str) -> bool:
 # -- operator tools ---------------------------------------------------------------------------
 
 
-def dump(settings: Settings, topic: str, *args: str) -> list[dict[str, Any]]:
+def tidings(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
     env = {
         **os.environ,
         "KAFKA_BOOTSTRAP_SERVERS": settings.bootstrap_servers,
         "TIDINGS_TOPIC_PREFIX": settings.topic_prefix,
     }
     command = [sys.executable, "-c", "from tidings.cli.main import main; main()"]
-    done = subprocess.run(
-        [*command, "events", "dump", topic, "--format", "jsonl", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
+    return subprocess.run(
+        [*command, *args], env=env, capture_output=True, text=True, timeout=120, check=False
     )
+
+
+def dump(settings: Settings, topic: str, *args: str) -> list[dict[str, Any]]:
+    done = tidings(settings, "events", "dump", topic, "--format", "jsonl", *args)
+    assert done.returncode == 0, done.stderr
     return [json.loads(line) for line in done.stdout.splitlines() if line]
+
+
+@pytest.mark.parametrize("creator", ["north", "wide"])
+def test_trace_by_organization_finds_only_that_organizations_events(
+    settings: Settings, created_by: dict[str, str], direct: dict[str, DirectProducer], creator: str
+) -> None:
+    """An HTTP event (its record names the org) and a direct one (attributed through its
+    signer's client record): found with their own organization, exit 1 with another."""
+    event_ids = [created_by[creator], sent(direct[creator], {"roles": ["staff"]})]
+    wait_states(settings, event_ids, ENDED)
+    for event_id in event_ids:
+        found = tidings(settings, "trace", event_id, "--json", "--org", "north")
+        if creator == "north":
+            assert found.returncode == 0, found.stderr
+            assert json.loads(found.stdout)["events"][0]["value"]["event_id"] == event_id
+        else:
+            assert found.returncode == 1, found.stdout
+            assert found.stdout == ""
+        assert tidings(settings, "trace", event_id, "--org", "south").returncode == 1
 
 
 @pytest.mark.parametrize("topic", ["events", "state"])
