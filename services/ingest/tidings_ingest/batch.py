@@ -240,21 +240,25 @@ def _replay(index: int, key: str, first: Appended) -> Item:
 
 
 def batch_error(failed: list[tuple[int, TidingsError]]) -> TidingsError:
-    """One answer for every failing item: 403 if any item is forbidden, else 422 with the
-    items' own code when they agree (``validation_failed`` when they do not)."""
+    """One answer for every failing item: 403 if any item is forbidden, else 422; either
+    with the code of the items that decide it when they agree (``recipients_not_allowed``
+    for a batch whose only refusal is a target, as for a single create), else the generic
+    ``forbidden`` / ``validation_failed``."""
     errors: list[FieldError] = []
     for index, exc in failed:
         fields = exc.errors or [FieldError("body", exc.detail)]
         errors.extend(FieldError(pointer(index, f.path), f.message) for f in fields)
     items = ", ".join(str(index) for index, _ in failed)
     forbidden = [exc for _, exc in failed if exc.status == 403]
+    error: TidingsError
     if forbidden:
-        return Forbidden(f"items {items} are not allowed for this client", errors=errors)
-    codes = {exc.code for _, exc in failed}
-    error = ValidationFailed(f"items {items} are invalid; nothing was appended", errors=errors)
-    first = failed[0][1]
-    if len(codes) == 1 and first.status == 422:
-        error.code, error.title = first.code, first.title
+        deciding = forbidden
+        error = Forbidden(f"items {items} are not allowed for this client", errors=errors)
+    else:
+        deciding = [exc for _, exc in failed]
+        error = ValidationFailed(f"items {items} are invalid; nothing was appended", errors=errors)
+    if len({exc.code for exc in deciding}) == 1:
+        error.code, error.title = deciding[0].code, deciding[0].title
     return error
 
 

@@ -9,6 +9,7 @@ from tidings.errors import (
     FieldError,
     Forbidden,
     InvalidRecipients,
+    RecipientsNotAllowed,
     SchemaValidationFailed,
     ValidationFailed,
 )
@@ -51,6 +52,19 @@ def test_items_failing_differently_answer_validation_failed() -> None:
 def test_a_forbidden_item_makes_the_batch_403() -> None:
     error = batch_error([(0, ValidationFailed("y")), (1, Forbidden("type"))])
     assert isinstance(error, Forbidden)
+    assert error.code == "forbidden"
+
+
+def test_items_refused_by_targets_alone_answer_recipients_not_allowed() -> None:
+    failed = [(0, ValidationFailed("y")), (2, RecipientsNotAllowed("roles"))]
+    error = batch_error(failed)
+    assert (error.status, error.code) == (403, "recipients_not_allowed")
+    assert [e.path for e in error.errors] == ["/notifications/0", "/notifications/2"]
+
+
+def test_items_forbidden_for_different_reasons_answer_forbidden() -> None:
+    error = batch_error([(0, RecipientsNotAllowed("roles")), (1, Forbidden("type"))])
+    assert (error.status, error.code) == (403, "forbidden")
 
 
 @pytest.mark.parametrize(
