@@ -22,7 +22,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/.." && pwd)"
 bin="$root/.venv/bin"
 run_dir="${TIDINGS_VAR_DIR:-$root/var}/stack"
-# The instance-id slot locks (src/tidings/identity.py): one place whatever the working directory.
+# The instance-id slot locks (src/tidings/instance_id.py): one place whatever the working directory.
 export TIDINGS_DATA_DIR="${TIDINGS_DATA_DIR:-${TIDINGS_VAR_DIR:-$root/var}}"
 ingest_url="http://${TIDINGS_INGEST__HOST:-127.0.0.1}:${TIDINGS_INGEST__PORT:-8080}"
 prometheus_sh="$here/prometheus.sh"
@@ -122,7 +122,7 @@ up() {
   usage_hint >&2
 }
 
-targets() {  # first-port count: the metrics ports of count copies (slot N adds 2N, identity.py)
+targets() {  # first-port count: the metrics ports of count copies (slot N adds 2N, instance_id.py)
   local k out=""
   for ((k = 0; k < $2; k++)); do out+="${out:+, }\"127.0.0.1:$(($1 + 2 * k))\""; done
   echo "$out"

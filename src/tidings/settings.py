@@ -64,7 +64,7 @@ class IngestSettings(BaseModel):
     # Seconds a worker may leave uvicorn's supervisor unanswered before it is replaced: its
     # default (5) killed workers still importing on a busy host.
     worker_healthcheck_s: int = 30
-    # "auto": claim a free slot on this host (tidings/identity.py); else this exact name.
+    # "auto": claim a free slot on this host (tidings/instance_id.py); else this exact name.
     instance_id: str = "auto"
     rate_per_second: float = 50.0
     burst: int = 100

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tidings.contracts.codec import Codec
 from tidings.contracts.topics import Topics
-from tidings.identity import assign_instance
+from tidings.instance_id import assign_instance
 from tidings.logs import configure_logging
 from tidings.processing.service import run_service
 from tidings.settings import get_settings

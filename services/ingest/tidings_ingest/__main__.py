@@ -12,7 +12,7 @@ from __future__ import annotations
 import uvicorn
 from starlette.applications import Starlette
 
-from tidings.identity import assign_instance
+from tidings.instance_id import assign_instance
 from tidings.logs import configure_logging, get_logger
 from tidings.settings import get_settings
 from tidings.tracing import configure_tracing

@@ -5,7 +5,7 @@ several records that must become visible together or not at all, so they are pro
 transaction and read by every consumer with ``read_committed`` (views, resolver, tests).
 
 The transactional id is ``<prefix>ingest.<instance id>``: every ingest process claims an
-instance id of its own (tidings/identity.py), so two live processes never fence each other,
+instance id of its own (tidings/instance_id.py), so two live processes never fence each other,
 and a restarted one fences its crashed predecessor's open transaction at ``init``. One
 producer runs one transaction at a time, so batches of one process are serialised here (a
 batch of 100 is one round of produce + commit, a few milliseconds). The producer is made on

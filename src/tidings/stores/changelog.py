@@ -38,7 +38,7 @@ from typing import Any, NamedTuple, Protocol
 
 from tidings.contracts.topics import DAY_MS, TopicSpec
 from tidings.errors import Unavailable
-from tidings.identity import AUTO
+from tidings.instance_id import AUTO
 from tidings.kafka.admin import topic_id
 from tidings.kafka.consumer import BEGINNING, PartitionReader
 from tidings.kafka.view import CompactedView
@@ -142,7 +142,7 @@ class Table(Protocol):
 
 def stores_root(settings: Settings, service: str) -> Path | None:
     """``<data_dir>/stores/<prefix><service>.<instance>``: one process's stores. The
-    instance id is stable across restarts on a host (tidings/identity.py), so a restarted
+    instance id is stable across restarts on a host (tidings/instance_id.py), so a restarted
     process finds its own stores; two processes never share one. None while the instance id
     is still ``auto`` (a tool, a test): such a process gets temporary stores."""
     section = settings.ingest if service == "ingest" else settings.processing

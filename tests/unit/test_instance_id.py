@@ -8,13 +8,13 @@ import sys
 import time
 from pathlib import Path
 
-from tidings.identity import assign_instance, claim_slot, host_name
+from tidings.instance_id import assign_instance, claim_slot, host_name
 from tidings.settings import IngestSettings, ProcessingSettings, Settings
 
 HOLD = """
 import sys, time
 from pathlib import Path
-from tidings.identity import claim_slot
+from tidings.instance_id import claim_slot
 slot = claim_slot(Path(sys.argv[1]), "tidings.resolver")
 print(slot.number, flush=True)
 time.sleep(60)
