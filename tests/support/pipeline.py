@@ -343,3 +343,15 @@ def ingest_client(ingest: Service, secret: str) -> Iterator[httpx.Client]:
                 raise AssertionError(ingest.tail())
             time.sleep(0.5)
         yield client
+
+
+def until_dispatched(api: httpx.Client, event_id: str) -> dict[str, Any]:
+    deadline = time.monotonic() + 90
+    body: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        response = api.get(f"/api/v1/notifications/{event_id}")
+        body = response.json() if response.status_code == 200 else {}
+        if body.get("status") in {"dispatched", "failed", "rejected"}:
+            return body
+        time.sleep(0.5)
+    raise AssertionError(f"not dispatched: {body}")

@@ -10,8 +10,8 @@ import os
 import random
 import time
 
-from tests.faults.pipeline.workload import Workload
 from tests.support.pipeline import Service, ServiceFactory, wait_states
+from tests.support.workload import Workload
 from tidings.contracts.topics import Topics
 from tidings.settings import Settings
 

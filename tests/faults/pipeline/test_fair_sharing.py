@@ -14,8 +14,8 @@ from collections import Counter
 from typing import Any
 
 import pytest
-from confluent_kafka import Producer
 
+from tests.support.directory_load import member, write_directory
 from tests.support.pipeline import (
     DirectProducer,
     ServiceFactory,
@@ -23,10 +23,8 @@ from tests.support.pipeline import (
     read_topic,
     wait_states,
 )
-from tidings.contracts.codec import Codec
 from tidings.contracts.partitioning import tenant_partition
-from tidings.contracts.topics import Topics, user_key
-from tidings.kafka.config import producer_config
+from tidings.contracts.topics import Topics
 from tidings.settings import Settings
 
 MEMBERS = int(os.environ.get("TIDINGS_FAIR_AUDIENCE", "200000"))
@@ -42,23 +40,6 @@ def same_partition_tenant(settings: Settings, tenant: str) -> str:
     )
 
 
-def write_directory(settings: Settings, users: list[dict[str, Any]]) -> None:
-    """Straight to the directory topic (the admin loader validates every line first: slow)."""
-    codec, topic = Codec(), Topics(settings).directory.name
-    conf = producer_config(settings, "test-fair-directory")
-    producer = Producer({**conf, "linger.ms": 50, "batch.size": 1 << 20})
-    for user in users:
-        value = codec.encode("directory_entry", user, validate=False)
-        while True:
-            try:
-                producer.produce(topic, value, user_key(user["tenant"], user["id"]))
-                break
-            except BufferError:
-                producer.poll(0.05)
-        producer.poll(0)
-    assert producer.flush(300) == 0
-
-
 def state_at(settings: Settings, event_id: str, at_ms: int) -> dict[str, Any]:
     """The event's newest state record written by ``at_ms``."""
     records = [
@@ -67,19 +48,6 @@ def state_at(settings: Settings, event_id: str, at_ms: int) -> dict[str, Any]:
         if rec is not None and rec["event_id"] == event_id and rec["at"] <= at_ms
     ]
     return max(records, key=lambda rec: (rec["seq"], rec["at"]))
-
-
-def member(tenant: str, user_id: str, roles: list[str]) -> dict[str, Any]:
-    return {
-        "tenant": tenant,
-        "id": user_id,
-        "active": True,
-        "roles": roles,
-        "groups": [],
-        "attributes": {},
-        "channels": {"in_app": user_id},
-        "muted": [],
-    }
 
 
 @pytest.mark.timeout(1800)

@@ -11,7 +11,7 @@ from collections import Counter
 
 import pytest
 
-from tests.faults.pipeline.test_fair_sharing import member, write_directory
+from tests.support.directory_load import member, write_directory
 from tests.support.pipeline import (
     DirectProducer,
     Service,

@@ -8,8 +8,8 @@ import signal
 import time
 from collections import Counter
 
-from tests.faults.pipeline.workload import Workload
 from tests.support.pipeline import ServiceFactory, read_topic, wait_states
+from tests.support.workload import Workload
 from tidings.contracts.topics import Topics
 from tidings.settings import Settings
 

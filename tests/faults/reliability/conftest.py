@@ -1,28 +1,18 @@
-"""Reliability fixtures: small topics (4 event partitions), a log directory per module, the
-whole stack as processes, and the report line each scenario writes."""
+"""Reliability fixtures: small topics (4 event partitions), a log directory per module and the
+whole stack as processes. The deliveries each scenario expects (``TEAM``) and the report line
+it writes are in tests/support/faults.py."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.support.faults import small_settings
 from tests.support.kafka import delete_topics
-from tests.support.report import Figures, record
-from tests.support.stack import CHANNELS, USERS, Stack, provision
-from tidings.settings import Settings, TopicSettings
-
-TEAM = {(u, c) for u in USERS for c in CHANNELS}
-
-
-def small_settings(bootstrap: str, module: str, **topics: int) -> Settings:
-    return Settings(
-        bootstrap_servers=bootstrap,
-        topic_prefix=f"test.{module}.{uuid.uuid4().hex[:8]}.",
-        topics=TopicSettings(events_partitions=4, other_partitions=2, **topics),
-    )
+from tests.support.stack import Stack, provision
+from tidings.settings import Settings
 
 
 @pytest.fixture(scope="module")
@@ -42,10 +32,6 @@ def stacks(settings: Settings, log_dir: Path) -> Iterator[list[Stack]]:
     yield started
     for stack in started:
         stack.stop()
-
-
-def report(figures: Figures) -> Figures:
-    return record(figures)
 
 
 @pytest.fixture(scope="module")

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.faults.reliability.conftest import TEAM, report, small_settings
 from tests.support.brokers import KillableCluster
+from tests.support.faults import TEAM, report, small_settings
 from tests.support.load import HttpLoad
 from tests.support.outcome import figures
 from tests.support.stack import TENANT, Stack, api_client, provision

@@ -18,8 +18,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.faults.reliability.conftest import TEAM, report, small_settings
 from tests.support.brokers import KillableCluster
+from tests.support.faults import TEAM, report, small_settings
 from tests.support.load import URL, HttpLoad, team_body
 from tests.support.outcome import figures, on_log
 from tests.support.stack import TENANT, Stack, api_client, provision

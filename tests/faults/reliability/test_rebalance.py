@@ -1,6 +1,6 @@
 """Resolver and fan-out SIGKILLed at random points while a second resolver joins and later
 leaves the group mid-run (the crash-recovery test, here with rebalances on top). Reuses the
-signed direct-producer workload of tests/faults/pipeline.
+signed direct-producer workload of tests/support/workload.py.
 
 ``TIDINGS_FAULT_EVENTS`` / ``TIDINGS_FAULT_SECONDS`` / ``TIDINGS_FAULT_SEED`` size it."""
 
@@ -12,10 +12,10 @@ import time
 
 import pytest
 
-from tests.faults.pipeline.workload import TENANTS, Workload
-from tests.faults.reliability.conftest import report
+from tests.support.faults import report
 from tests.support.outcome import figures
 from tests.support.pipeline import Service, ServiceFactory
+from tests.support.workload import TENANTS, Workload
 from tidings.contracts.topics import Topics
 from tidings.settings import Settings
 

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.faults.reliability.conftest import TEAM, report
+from tests.support.faults import TEAM, report
 from tests.support.load import URL, team_body
 from tests.support.outcome import figures, wait_dispatched
 from tests.support.pipeline import register_schemas

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.faults.reliability.conftest import TEAM, report
+from tests.support.faults import TEAM, report
 from tests.support.load import HttpLoad
 from tests.support.outcome import figures
 from tests.support.stack import TENANT, Stack, api_client

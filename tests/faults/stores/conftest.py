@@ -1,6 +1,7 @@
-"""Store fault fixtures: small topics (4 event partitions), six tenants with a team each,
-the whole stack as processes on a data directory of the module's own (so a test can find,
-damage and delete the services' local stores), and the report line of each scenario."""
+"""Store fault fixtures: small topics (4 event partitions), six tenants with a team each
+(``TENANTS`` of tests/support/faults.py), the whole stack as processes on a data directory
+of the module's own (so a test can find, damage and delete the services' local stores), and
+the report line of each scenario."""
 
 from __future__ import annotations
 
@@ -11,11 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.faults import TENANTS
 from tests.support.kafka import delete_topics
 from tests.support.stack import Stack, provision
 from tidings.settings import Settings, TopicSettings
-
-TENANTS = tuple(f"t{i}" for i in range(6))
 
 
 @pytest.fixture(scope="module")

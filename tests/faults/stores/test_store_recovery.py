@@ -23,7 +23,7 @@ import httpx
 import orjson
 import pytest
 
-from tests.faults.stores.conftest import TENANTS
+from tests.support.faults import TENANTS
 from tests.support.load import URL
 from tests.support.outcome import figures, wait_dispatched
 from tests.support.pipeline import DirectProducer, Service, load_users

@@ -1,39 +1,18 @@
 """Hostile-input fixtures: the ingest process of tests/support/ingest.py with a short body
 deadline, a client, and the offsets of every topic a request could append to (a rejected
-request must leave them as they were)."""
+request must leave them as they were; ``Offsets`` in tests/support/hostile.py)."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
-from confluent_kafka import Consumer, TopicPartition
 
+from tests.support.hostile import BODY_TIMEOUT_S, Offsets
 from tests.support.ingest import IngestProcess, new_client
-from tidings.contracts.topics import Topics
-from tidings.kafka.config import consumer_config
 from tidings.ops.admin import CreatedClient
 from tidings.settings import Settings
-
-BODY_TIMEOUT_S = 3
-# Every code the API documents for POST /api/v1/notifications (docs/errors.md) by status.
-CREATE_CODES = {
-    400: {"malformed_request", "invalid_idempotency_key"},
-    408: {"request_timeout"},
-    409: {"idempotency_key_in_flight"},
-    413: {"payload_too_large"},
-    415: {"unsupported_media_type"},
-    422: {
-        "validation_failed",
-        "unknown_event_type",
-        "unknown_schema_version",
-        "schema_validation_failed",
-        "invalid_recipients",
-        "idempotency_key_reused",
-    },
-}
 
 
 @pytest.fixture(scope="module")
@@ -62,49 +41,8 @@ def http(ingest: IngestProcess, client: CreatedClient) -> Iterator[httpx.Client]
         yield c
 
 
-class Offsets:
-    """End offsets of events, state and idempotency: what a request could have appended."""
-
-    def __init__(self, settings: Settings) -> None:
-        topics = Topics(settings)
-        self._consumer = Consumer(consumer_config(settings, "hostile-offsets", None))
-        self._tps = []
-        for spec in (topics.events, topics.state, topics.idempotency):
-            meta = self._consumer.list_topics(spec.name, timeout=10).topics[spec.name]
-            self._tps += [TopicPartition(spec.name, p) for p in meta.partitions]
-
-    def now(self) -> tuple[int, ...]:
-        return tuple(self._consumer.get_watermark_offsets(tp, timeout=10)[1] for tp in self._tps)
-
-    def settled(self, quiet_s: float = 0.5, timeout_s: float = 30.0) -> tuple[int, ...]:
-        """End offsets once nothing has moved for ``quiet_s``: a transaction's commit markers
-        reach the partitions after ``commit_transaction`` returns (and so after the 202), and
-        would otherwise count against the next request."""
-        deadline = time.monotonic() + timeout_s
-        last = self.now()
-        while time.monotonic() < deadline:
-            time.sleep(quiet_s)
-            current = self.now()
-            if current == last:
-                return current
-            last = current
-        return last
-
-    def close(self) -> None:
-        self._consumer.close()
-
-
 @pytest.fixture(scope="module")
 def offsets(ingest: IngestProcess) -> Iterator[Offsets]:
     watcher = Offsets(ingest.settings)
     yield watcher
     watcher.close()
-
-
-def assert_documented(r: httpx.Response) -> None:
-    """A refusal is a problem+json with a code documented for its status; never a 500."""
-    assert r.status_code in CREATE_CODES, (r.status_code, r.text[:300])
-    assert r.headers["content-type"].startswith("application/problem+json")
-    body = r.json()
-    assert body["code"] in CREATE_CODES[r.status_code], body
-    assert body["status"] == r.status_code

@@ -12,7 +12,7 @@ import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.integration.hostile.conftest import Offsets, assert_documented
+from tests.support.hostile import Offsets, assert_documented
 from tests.support.ingest import EXAMPLE, IngestProcess
 
 URL = "/api/v1/notifications"

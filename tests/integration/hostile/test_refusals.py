@@ -15,7 +15,7 @@ import httpx
 import orjson
 import pytest
 
-from tests.integration.hostile.conftest import BODY_TIMEOUT_S, Offsets, assert_documented
+from tests.support.hostile import BODY_TIMEOUT_S, Offsets, assert_documented
 from tests.support.ingest import EXAMPLE, IngestProcess
 from tidings.ops.admin import CreatedClient
 

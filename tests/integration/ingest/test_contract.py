@@ -7,24 +7,10 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
-from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import (
-    content_type_conformance,
-    response_headers_conformance,
-    response_schema_conformance,
-    status_code_conformance,
-)
 
+from tests.support.contract import CHECKS
 from tests.support.ingest import EXAMPLE, IngestProcess
 from tidings.ops.admin import CreatedClient
-
-CHECKS = [
-    not_a_server_error,
-    status_code_conformance,
-    content_type_conformance,
-    response_headers_conformance,
-    response_schema_conformance,
-]
 
 
 # ~700 generated requests: 24 s alone, but it ran past the suite's 120 s default once on a

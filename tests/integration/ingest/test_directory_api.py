@@ -16,7 +16,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
 
-from tests.integration.ingest.test_contract import CHECKS as CONTRACT
+from tests.support.contract import CHECKS as CONTRACT
 from tests.support.ingest import BIN, IngestProcess, new_client
 from tidings.domain.clients import (
     SCOPE_DIRECTORY_READ,

@@ -9,8 +9,14 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.integration.pipeline.test_http_end_to_end import until_dispatched
-from tests.support.pipeline import Service, ServiceFactory, deliveries, ingest_client, load_users
+from tests.support.pipeline import (
+    Service,
+    ServiceFactory,
+    deliveries,
+    ingest_client,
+    load_users,
+    until_dispatched,
+)
 from tidings.contracts.topics import Topics
 from tidings.domain.clients import (
     SCOPE_DIRECTORY_READ,

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from collections.abc import Iterator
-from typing import Any
 
 import httpx
 import pytest
 
-from tests.support.pipeline import Service, ServiceFactory, deliveries, ingest_client, load_users
+from tests.support.pipeline import (
+    Service,
+    ServiceFactory,
+    deliveries,
+    ingest_client,
+    load_users,
+    until_dispatched,
+)
 from tidings.contracts.topics import Topics
 from tidings.domain.clients import SCOPE_READ, SCOPE_WRITE
 from tidings.ops.admin import create_client
@@ -45,18 +50,6 @@ def api(
     start_service("fanout").wait_healthy()
     with ingest_client(ingest, created.secret) as client:
         yield client
-
-
-def until_dispatched(api: httpx.Client, event_id: str) -> dict[str, Any]:
-    deadline = time.monotonic() + 90
-    body: dict[str, Any] = {}
-    while time.monotonic() < deadline:
-        response = api.get(f"/api/v1/notifications/{event_id}")
-        body = response.json() if response.status_code == 200 else {}
-        if body.get("status") in {"dispatched", "failed", "rejected"}:
-            return body
-        time.sleep(0.5)
-    raise AssertionError(f"not dispatched: {body}")
 
 
 def test_posted_event_is_dispatched_and_visible_over_get(

@@ -10,8 +10,8 @@ from dataclasses import replace
 import httpx
 import pytest
 
-from tests.integration.security.conftest import Clients, without_request_id
 from tests.support.ingest import IngestProcess, new_client
+from tests.support.security import Clients, without_request_id
 from tidings.domain.clients import client_id_of
 from tidings.stores.clients import put_client
 

@@ -16,8 +16,8 @@ from collections.abc import Callable
 
 import httpx
 
-from tests.integration.security.conftest import Clients
 from tests.support.ingest import IngestProcess
+from tests.support.security import Clients
 from tidings.domain.clients import ApiClient, ClientRegistry, hash_secret, new_secret
 from tidings.errors import Unauthenticated
 

@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.integration.security.conftest import Clients, without_request_id
 from tests.support.ingest import EXAMPLE, IngestProcess
+from tests.support.security import Clients, without_request_id
 
 URL = "/api/v1/notifications"
 OWN_USER = {"acme": "u-1", "globex": "g-1"}

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.unit.avro_strategies import datum
+from tests.support.avro_strategies import datum
 from tidings.contracts.avro_codegen import (
     AvroDecodeError,
     RecordCodec,

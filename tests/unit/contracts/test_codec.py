@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.unit.avro_strategies import datum
+from tests.support.avro_strategies import datum
 from tidings.contracts.codec import CONTENT_TYPE_JSON, MAGIC, Codec, crc64_fingerprint, parse
 from tidings.errors import CodecError, CorruptRecord, RecordMismatch, UnknownFingerprint
 

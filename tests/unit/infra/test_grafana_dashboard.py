@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from tests.unit.infra.metric_names import unknown_names
+from tests.support.metric_names import unknown_names
 
 DASHBOARD = Path(__file__).resolve().parents[3] / "infra" / "grafana" / "tidings-dashboard.json"
 DATASOURCE = {"type": "prometheus", "uid": "${DS_PROMETHEUS}"}

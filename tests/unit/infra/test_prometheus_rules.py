@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from tests.unit.infra.metric_names import unknown_names
+from tests.support.metric_names import unknown_names
 
 PROMETHEUS_DIR = Path(__file__).resolve().parents[3] / "infra" / "prometheus"
 CONFIG = PROMETHEUS_DIR / "prometheus.yml"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.unit.infra.metric_names import exported_metric_names, metric_names
+from tests.support.metric_names import exported_metric_names, metric_names
 
 
 def test_counters_are_exported_with_the_total_suffix() -> None:

@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from tests.unit.ingest.runtime_parts import AUTH, runtime
+from tests.support.runtime_parts import AUTH, runtime
 from tidings.domain.clients import ApiClient
 from tidings.settings import Settings
 from tidings_ingest.front import FrontDoor

@@ -9,7 +9,7 @@ import pytest
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
-from tests.unit.ingest.runtime_parts import AUTH, runtime
+from tests.support.runtime_parts import AUTH, runtime
 from tidings_ingest.front import FrontDoor
 
 
