@@ -86,6 +86,7 @@ class TransactionalLoop:
         handler: Handler,
         metrics: ServiceMetrics,
         batch: int,
+        stop: threading.Event | None = None,
     ) -> None:
         p = settings.processing
         self._service, self._inputs, self._handler = service, inputs, handler
@@ -107,6 +108,7 @@ class TransactionalLoop:
         self._settings = settings
         self._client_suffix = f"{service}-{p.instance_id}"
         self._txn_id = f"{settings.topic_prefix}{service}.{p.instance_id}"
+        self._stopping = stop or threading.Event()  # ends init_transactions' retries too
         self._producer = self._new_producer()
         self._paused: dict[TP, float] = {}
         self.assigned: list[int] = []
@@ -136,10 +138,22 @@ class TransactionalLoop:
             self.in_call = None
 
     def _new_producer(self) -> Producer:
+        """A producer with our transactional id, initialised: that fences a predecessor and
+        aborts what it left open. A broker outage can outlast one ``init_transactions`` (a
+        retriable timeout): the same producer asks again, as librdkafka's contract says, until
+        it answers or the service stops, instead of the process dying with the outage."""
         producer = transactional_producer(self._settings, self._client_suffix, self._txn_id)
-        with self._call("init_transactions"):
-            producer.init_transactions(self._timeout_s * 2)
-        return producer
+        while True:
+            try:
+                with self._call("init_transactions"):
+                    producer.init_transactions(self._timeout_s * 2)
+                return producer
+            except KafkaException as exc:
+                error = kafka_error_of(exc)
+                if error is None or not error.retriable() or self._stopping.is_set():
+                    raise
+                log.warning("init_transactions_retried", error=str(exc))
+                time.sleep(0.5)
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         self._paused.clear()
@@ -159,6 +173,7 @@ class TransactionalLoop:
         log.info("partitions_revoked", partitions=sorted({tp.partition for tp in partitions}))
 
     def run(self, stop: threading.Event) -> None:
+        self._stopping = stop
         self._consumer.subscribe(
             self._inputs,
             on_assign=self._on_assign,

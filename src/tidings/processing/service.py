@@ -56,7 +56,7 @@ def run_service(
     signal.signal(signal.SIGINT, on_signal)
     configure_tracing(settings, service)
     metrics = ServiceMetrics(service)
-    loop = TransactionalLoop(settings, service, inputs, handler, metrics, batch)
+    loop = TransactionalLoop(settings, service, inputs, handler, metrics, batch, stop)
 
     def healthy() -> tuple[bool, str]:
         if not loop.ready:
