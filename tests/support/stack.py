@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from confluent_kafka import KafkaError, KafkaException
 
 from tests.support.pipeline import Service, load_users, register_schemas
 from tidings.domain.clients import SCOPE_READ, SCOPE_WRITE
@@ -39,10 +40,23 @@ def team_directory(tenant: str = TENANT) -> list[dict[str, Any]]:
 
 
 def provision(settings: Settings, tenants: tuple[str, ...] = (TENANT,)) -> None:
-    ensure_topics(settings)
+    _ensure_topics_once_a_controller_answers(settings)
     register_schemas(settings)
     for tenant in tenants:
         load_users(settings, team_directory(tenant))
+
+
+def _ensure_topics_once_a_controller_answers(settings: Settings, attempts: int = 4) -> None:
+    """A cluster a fault module has just started (three JVMs on a busy CI machine) can answer
+    metadata before its controller takes requests: a create then times out. Try again."""
+    for attempt in range(1, attempts + 1):
+        try:
+            ensure_topics(settings)
+            return
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError._TIMED_OUT or attempt == attempts:
+                raise
+            time.sleep(2)
 
 
 def api_client(settings: Settings, tenant: str = TENANT) -> CreatedClient:

@@ -10,6 +10,8 @@ import os
 import random
 import time
 
+import pytest
+
 from tests.support.pipeline import Service, ServiceFactory, wait_states
 from tests.support.workload import Workload
 from tidings.contracts.topics import Topics
@@ -19,6 +21,7 @@ EVENTS = int(os.environ.get("TIDINGS_FAULT_EVENTS", "10000"))
 SECONDS = float(os.environ.get("TIDINGS_FAULT_SECONDS", "90"))
 
 
+@pytest.mark.timeout(900)  # the flow alone takes SECONDS; the drain may take up to 600 s
 def test_sigkill_during_flow_loses_and_duplicates_nothing(
     pipeline: Topics, settings: Settings, start_service: ServiceFactory
 ) -> None:
