@@ -66,7 +66,7 @@ test: venv kafka-fetch prometheus-install ## the whole suite: test-fast, then th
 			grep -E "^(FAILED|ERROR) " var/reports/test-fast.log || tail -n 40 var/reports/test-fast.log; fi; \
 		exit $$(( fast ? fast : faults ))'
 
-test-fast: venv kafka-fetch prometheus-install ## unit and integration tests in parallel, no fault injection (~3 min)
+test-fast: venv kafka-fetch prometheus-install ## unit and integration tests in parallel, no fault injection (6-7 min on 2 cores)
 	$(WITH_KAFKA) $(PYTEST) $(PARALLEL) -m "not faults" tests
 
 test-unit: venv prometheus-install ## unit tests only: no broker
